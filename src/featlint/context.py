@@ -1,0 +1,67 @@
+"""What a rule sees of one file: its analysis, and the means to report a finding with a span and a fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from featlint.analysis import FileAnalysis
+from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from featlint.rules.base import Rule
+
+
+class FileContext:
+    def __init__(self, path: str, source: str, module: cst.Module, analysis: FileAnalysis) -> None:
+        self.path = path
+        self.source = source
+        self.module = module
+        self.analysis = analysis
+        self._positions: dict[cst.CSTNode, CodeRange] | None = None
+
+    def _range(self, node: cst.CSTNode) -> CodeRange:
+        # Positions are computed for the whole file on the first report only: most files report nothing.
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = dict(wrapper.resolve(PositionProvider))
+        return self._positions[node]
+
+    def start(self, node: cst.CSTNode) -> Location:
+        position = self._range(node).start
+        return Location(position.line, position.column + 1)
+
+    def end(self, node: cst.CSTNode) -> Location:
+        position = self._range(node).end
+        return Location(position.line, position.column + 1)
+
+    def line(self, node: cst.CSTNode) -> int:
+        return self._range(node).start.line
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def replace(self, node: cst.CSTNode, content: str) -> Edit:
+        return Edit(content, self.start(node), self.end(node))
+
+    def insert_line_after(self, statement: cst.CSTNode, text: str) -> Edit:
+        """A new line after the physical line where `statement` ends, indented like the statement."""
+        start, end = self.start(statement), self.end(statement)
+        indent = " " * (start.column - 1)
+        at = Location(end.row + 1, 1)
+        return Edit(f"{indent}{text}\n", at, at)
+
+    def report(
+        self,
+        rule: Rule,
+        node: cst.CSTNode,
+        message: str,
+        *,
+        fix_message: str | None = None,
+        edits: Sequence[Edit] = (),
+        applicability: Applicability = Applicability.SAFE,
+    ) -> Diagnostic:
+        fix = Fix(fix_message or "", tuple(edits), applicability) if edits else None
+        return Diagnostic(
+            rule.code, rule.name, rule.severity, message, self.path, self.start(node), self.end(node), fix
+        )

@@ -1,0 +1,174 @@
+"""Lint a file: read, parse once, analyse once, run every selected rule over the shared analysis, apply
+`# noqa`. Nothing a file contains stops the run: unreadable input becomes FL001, and a rule that crashes
+becomes an internal error naming the file and the rule, with the other rules' findings kept."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import libcst as cst
+
+from featlint.analysis import FileAnalysis
+from featlint.config import Overrides, SettingsResolver, expand
+from featlint.context import FileContext
+from featlint.diagnostics import Diagnostic, Location
+from featlint.discovery import PathFilter, discover
+from featlint.rules import ALL_RULES, RULES_BY_CODE
+from featlint.rules.base import Rule
+from featlint.rules.fl001_unreadable_file import UnreadableFile
+from featlint.source import UnreadableSource, decode_source, read_source
+from featlint.suppression import parse_suppressions
+
+
+@dataclasses.dataclass(frozen=True)
+class InternalError:
+    path: str
+    code: str | None  # the rule that failed; None when the shared analysis itself failed
+    message: str
+
+    def __str__(self) -> str:
+        where = f"rule {self.code}" if self.code else "the analysis"
+        return f"{self.path}: internal error in {where}: {self.message}"
+
+
+@dataclasses.dataclass
+class FileResult:
+    path: str
+    diagnostics: list[Diagnostic] = dataclasses.field(default_factory=list)
+    errors: list[InternalError] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    source: str | None = None
+
+
+def _unreadable(path: str, problem: UnreadableSource) -> Diagnostic:
+    start = Location(problem.row, problem.column)
+    return Diagnostic(
+        UnreadableFile.code, UnreadableFile.name, UnreadableFile.severity, problem.message, path, start,
+        Location(problem.row, problem.column + 1),
+    )
+
+
+def _parse(text: str) -> cst.Module:
+    try:
+        return cst.parse_module(text)
+    except cst.ParserSyntaxError as error:
+        raise UnreadableSource(f"SyntaxError: {error.message}", error.raw_line, error.raw_column + 1) from None
+    except RecursionError:
+        raise UnreadableSource("The file nests expressions too deeply for featlint's parser") from None
+    except Exception as error:  # the native parser reports some inputs with other exception types
+        raise UnreadableSource(f"The file cannot be parsed: {error}") from None
+
+
+def check_text(text: str, path: str, rules: Sequence[Rule]) -> FileResult:
+    result = FileResult(path, source=text)
+    try:
+        module = _parse(text)
+    except UnreadableSource as problem:
+        if any(rule.code == UnreadableFile.code for rule in rules):
+            result.diagnostics.append(_unreadable(path, problem))
+        return result
+    active = [rule for rule in rules if rule.code != UnreadableFile.code]
+    if not active:
+        return result
+    try:
+        context = FileContext(path, text, module, FileAnalysis(module))
+    except Exception as error:  # noqa: BLE001 - one file must never stop the run
+        result.errors.append(InternalError(path, None, f"{type(error).__name__}: {error}"))
+        return result
+    found: list[Diagnostic] = []
+    for rule in active:
+        try:
+            found.extend(rule.check(context))
+        except Exception as error:  # noqa: BLE001
+            result.errors.append(InternalError(path, rule.code, f"{type(error).__name__}: {error}"))
+    if found:
+        suppressions = parse_suppressions(text, RULES_BY_CODE)
+        result.warnings.extend(f"{path}: {warning}" for warning in suppressions.warnings)
+        found = [d for d in found if not suppressions.suppresses(d)]
+    result.diagnostics.extend(sorted(found, key=lambda d: d.sort_key))
+    return result
+
+
+def check_file(path: Path, display: str, rules: Sequence[Rule]) -> FileResult:
+    try:
+        text = read_source(path)
+    except UnreadableSource as problem:
+        result = FileResult(display)
+        if any(rule.code == UnreadableFile.code for rule in rules):
+            result.diagnostics.append(_unreadable(display, problem))
+        return result
+    return check_text(text, display, rules)
+
+
+def _rules(select: Iterable[str] | None) -> list[Rule]:
+    codes = expand(select, "select") if select is not None else None
+    return [rule() for rule in ALL_RULES if (rule.code in codes if codes is not None else rule.default_enabled)]
+
+
+def lint_source(source: str | bytes, path: str = "<string>", select: Iterable[str] | None = None) -> list[Diagnostic]:
+    """Lint one piece of source code; `select` takes codes, prefixes or "ALL" (default: the default rules)."""
+    rules = _rules(select)
+    if isinstance(source, bytes):
+        try:
+            source = decode_source(source)
+        except UnreadableSource as problem:
+            return [_unreadable(path, problem)] if any(r.code == UnreadableFile.code for r in rules) else []
+    return check_text(source, path, rules).diagnostics
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """Paths as the user knows them: relative to the working directory when below it."""
+    try:
+        return path.absolute().relative_to(cwd).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@dataclasses.dataclass
+class RunResult:
+    files: list[FileResult]
+    warnings: list[str]
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return sorted((d for f in self.files for d in f.diagnostics), key=lambda d: d.sort_key)
+
+    @property
+    def errors(self) -> list[InternalError]:
+        return [e for f in self.files for e in f.errors]
+
+
+def run(
+    paths: Sequence[Path], resolver: SettingsResolver, *, force_exclude: bool = False
+) -> RunResult:
+    """Discover the files under `paths` and lint each with the settings of its own nearest config."""
+
+    def filter_for(directory: Path) -> PathFilter:
+        settings = resolver.for_directory(directory)
+        return PathFilter(settings.root, settings.exclude)
+
+    discovered = discover(paths, filter_for=filter_for, force_exclude=force_exclude)
+    cwd = resolver.cwd.absolute()
+    results = []
+    for path in discovered.files:
+        settings = resolver.for_file(path)
+        results.append(check_file(path, display_path(path, cwd), settings.rules_for(path)))
+    warnings = list(discovered.warnings)
+    for result in results:
+        warnings.extend(result.warnings)
+    return RunResult(results, warnings)
+
+
+def lint_paths(
+    paths: Iterable[str | Path],
+    *,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
+    config: str | Path | None = None,
+) -> list[Diagnostic]:
+    """Lint files and directories as the command line does (configs, excludes, .gitignore, noqa)."""
+    overrides = Overrides(select=tuple(select) if select is not None else None, ignore=tuple(ignore))
+    resolver = SettingsResolver(overrides, Path(config) if config is not None else None)
+    return run([Path(p) for p in paths], resolver).diagnostics

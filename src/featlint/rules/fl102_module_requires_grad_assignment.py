@@ -1,0 +1,90 @@
+from collections.abc import Iterator
+
+from featlint.analysis.values import Kind
+from featlint.context import FileContext
+from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules._edits import assignment_to_requires_grad_call
+from featlint.rules.base import Rule
+
+
+class ModuleRequiresGradAssignment(Rule):
+    """
+    ## What it does
+    Finds `requires_grad = ...` assigned on an `nn.Module` (a torchvision model, one of its submodules such as
+    `model.fc` or `model.features`, a layer, a module yielded by `children()` or `modules()`, or `self.backbone`
+    in your own module) instead of on its parameters.
+
+    ## Why is this bad?
+    `requires_grad` is a flag of tensors, not of modules. On a module the assignment just adds a plain
+    Python attribute; every parameter inside keeps `requires_grad=True`, so the "frozen" backbone trains
+    with the rest of the model and nothing warns you.
+
+    ## Example
+    ```python
+    import torchvision
+
+    model = torchvision.models.resnet50(weights=None)
+    model.layer1.requires_grad = False
+    ```
+
+    ## Use instead
+    ```python
+    import torchvision
+
+    model = torchvision.models.resnet50(weights=None)
+    model.layer1.requires_grad_(False)
+    ```
+    """
+
+    code = "FL102"
+    name = "module-requires-grad-assignment"
+    severity = Severity.ERROR
+    summary = "`requires_grad` assigned on an nn.Module sets a plain attribute; its parameters still train"
+    fixable = True
+    fires = (
+        "import torchvision\nmodel = torchvision.models.resnet18()\nmodel.requires_grad = False\n",
+        "from torchvision import models\nm = models.vgg16()\nm.features.requires_grad = False\n",
+        "from torchvision import models\nm = models.vgg16()\nm.features[0].requires_grad = False\n",
+        "import torch.nn as nn\nhead = nn.Linear(512, 10)\nhead.requires_grad = True\n",
+        "import torchvision\nmodel = torchvision.models.resnet18()\n"
+        "for child in list(model.children())[:-1]:\n    child.requires_grad = False\n",
+        "import torchvision\nmodel = torchvision.models.resnet18()\n"
+        "for name, module in model.named_modules():\n    module.requires_grad = False\n",
+        "import torch.nn as nn\nimport torchvision\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.backbone = torchvision.models.resnet18()\n"
+        "        self.backbone.requires_grad = False\n",
+        "import torchvision\nmodel = torchvision.models.resnet18()\n"
+        "for layer in [model.layer1, model.layer2]:\n    layer.requires_grad = False\n",
+    )
+    silent = (
+        "import torchvision\nmodel = torchvision.models.resnet18()\n"
+        "for p in model.parameters():\n    p.requires_grad = False\n",
+        "import torchvision\nmodel = torchvision.models.resnet18()\n"
+        "for name, p in model.named_parameters():\n    p.requires_grad = False\n",
+        "import torchvision\nmodel = torchvision.models.resnet18()\nmodel.fc.weight.requires_grad = False\n",
+        "import torchvision\nmodel = torchvision.models.resnet18()\nmodel.requires_grad_(False)\n",
+        "import torch\nx = torch.zeros(3)\nx.requires_grad = True\n",
+        "def freeze(thing):\n    thing.requires_grad = False\n",
+        "import torchvision\nmodel = torchvision.models.resnet18()\nmodel = make_unknown()\nmodel.requires_grad = False\n",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.scale = nn.Parameter(torch.ones(1))\n        self.scale.requires_grad = False\n",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        values = ctx.analysis.values
+        for store in ctx.analysis.facts.attribute_stores:
+            if store.target.attr.value != "requires_grad":
+                continue
+            if values.kind_of(store.target.value, store.scope) is not Kind.MODULE:
+                continue
+            receiver = ctx.code(store.target.value)
+            flag = ctx.code(store.value) if store.value is not None else "False"
+            yield ctx.report(
+                self,
+                store.target,
+                f"`{receiver}` is an nn.Module: assigning `requires_grad` on it only adds a plain attribute "
+                f"and its parameters keep training; call `{receiver}.requires_grad_({flag})`",
+                fix_message=f"Call `{receiver}.requires_grad_({flag})`",
+                edits=assignment_to_requires_grad_call(ctx, store),
+            )

@@ -1,0 +1,67 @@
+"""Every rule's own examples, and the code blocks of its documentation, run as tests."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from featlint import lint_source
+from featlint.rules import ALL_RULES
+from featlint.rules.base import InputRule, Rule
+
+SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
+
+
+def _cases(attribute: str) -> list[tuple[type[Rule], int, str]]:
+    return [(rule, i, code) for rule in ALL_RULES for i, code in enumerate(getattr(rule, attribute))]
+
+
+def _codes(source: str, rule: type[Rule]) -> list[str]:
+    return [d.code for d in lint_source(source, select=[rule.code])]
+
+
+@pytest.mark.parametrize(("rule", "index", "source"), _cases("fires"), ids=lambda v: getattr(v, "code", None))
+def test_example_fires(rule: type[Rule], index: int, source: str) -> None:
+    assert rule.code in _codes(source, rule), f"{rule.code} example {index} did not fire:\n{source}"
+
+
+@pytest.mark.parametrize(("rule", "index", "source"), _cases("silent"), ids=lambda v: getattr(v, "code", None))
+def test_example_stays_silent(rule: type[Rule], index: int, source: str) -> None:
+    assert _codes(source, rule) == [], f"{rule.code} example {index} fired:\n{source}"
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_rule_has_examples_both_ways(rule: type[Rule]) -> None:
+    assert rule.fires and rule.silent
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_documentation_has_ruff_sections_and_runnable_examples(rule: type[Rule]) -> None:
+    doc = rule.documentation()
+    positions = [doc.find(section) for section in SECTIONS]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), doc
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+    assert len(blocks) >= 2
+    example = doc[positions[2]:positions[3]]
+    correction = doc[positions[3]:]
+    bad = re.search(r"```python\n(.*?)```", example, flags=re.S)
+    good = re.search(r"```python\n(.*?)```", correction, flags=re.S)
+    assert bad and good
+    assert rule.code in _codes(bad.group(1), rule)
+    assert _codes(good.group(1), rule) == []
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
+def test_metadata(rule: type[Rule]) -> None:
+    assert re.fullmatch(r"FL\d{3}", rule.code)
+    assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
+    assert rule.summary and "\n" not in rule.summary
+    if rule.fixable and not issubclass(rule, InputRule):
+        fixed = [d for src in rule.fires for d in lint_source(src, select=[rule.code]) if d.fix]
+        assert fixed, f"{rule.code} claims a fix but no example carries one"
+
+
+def test_codes_and_names_are_unique() -> None:
+    assert len({r.code for r in ALL_RULES}) == len(ALL_RULES)
+    assert len({r.name for r in ALL_RULES}) == len(ALL_RULES)
