@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import pytest
+
+from featlint import lint_source
+
+TYPO = "p.require_grad = False"
+
+
+@pytest.mark.parametrize(
+    ("comment", "suppressed"),
+    [
+        ("# noqa", True),
+        ("#noqa", True),
+        ("# NOQA", True),
+        ("# noqa: FL101", True),
+        ("# noqa:FL101", True),
+        ("# noqa: E501, FL101", True),
+        ("# noqa: E501 FL101 because it is a demo", True),
+        ("# noqa: FL102", False),
+        ("# noqa:", False),
+        ("# noqa-ish", False),
+        ("# type: ignore  # noqa: FL101", True),
+        ("# not a noqa", False),
+    ],
+)
+def test_inline_noqa(comment: str, suppressed: bool) -> None:
+    found = lint_source(f"{TYPO}  {comment}\n")
+    assert (found == []) is suppressed
+
+
+def test_noqa_inside_a_string_suppresses_nothing() -> None:
+    assert lint_source(f'{TYPO}; s = "# noqa"\n')
+
+
+def test_noqa_on_the_last_line_of_a_multi_line_finding() -> None:
+    source = "import torch\nopt = torch.optim.SGD(\n    params,\n    lr=(\n        100\n    ),  # noqa: FL401\n)\n"
+    assert lint_source(source) == []
+
+
+def test_noqa_applies_only_to_its_own_line() -> None:
+    found = lint_source(f"{TYPO}  # noqa\n{TYPO}\n")
+    assert [d.start.row for d in found] == [2]
+
+
+@pytest.mark.parametrize(
+    ("header", "suppressed"),
+    [("# featlint: noqa", True), ("# featlint: noqa: FL101", True), ("# featlint: noqa: FL401", False),
+     ("# flake8: noqa", True), ("x = 1  # featlint: noqa", False)],
+)
+def test_file_level(header: str, suppressed: bool) -> None:
+    assert (lint_source(f"{header}\n{TYPO}\n") == []) is suppressed
