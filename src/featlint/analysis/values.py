@@ -122,8 +122,9 @@ class ValueAnalyzer:
         return Kind.UNKNOWN
 
     def _name_kind(self, name: str, scope: Scope) -> Kind:
-        if scope.kind == "function" and name == scope.self_name and scope.owner_class is not None:
-            return Kind.MODULE if self.is_module_class(scope.owner_class) else Kind.UNKNOWN
+        owner = self._self_class(name, scope)
+        if owner is not None:
+            return Kind.MODULE if self.is_module_class(owner) else Kind.UNKNOWN
         bindings = scope.lookup(name)
         if not bindings:
             return Kind.UNKNOWN
@@ -163,7 +164,9 @@ class ValueAnalyzer:
 
     def _attribute_kind(self, expr: cst.Attribute, scope: Scope) -> Kind:
         attr = expr.attr.value
-        owner = self._method_owner(expr.value, scope)
+        base = expr.value
+        owner = self._self_class(base.value, scope) if isinstance(base, cst.Name) else None
+        owner = owner or self._instance_class(base, scope)
         if owner is not None:
             bindings = self.facts.class_attributes.get(owner, {}).get(attr, [])
             return _agree(self._binding_kind(b) for b in bindings) if bindings else Kind.UNKNOWN
@@ -176,26 +179,34 @@ class ValueAnalyzer:
             return Kind.PARAMETER
         if attr in _PLAIN_ATTRIBUTES or attr.startswith("_"):
             return Kind.UNKNOWN
-        if self._is_user_instance(expr.value, scope):
-            return Kind.UNKNOWN  # its attributes are whatever the user's class made them
         return Kind.MODULE
 
-    def _method_owner(self, expr: cst.BaseExpression, scope: Scope) -> cst.ClassDef | None:
-        """The class whose `self` this is, when `expr` is the first parameter of one of its methods."""
+    def _self_class(self, name: str, scope: Scope) -> cst.ClassDef | None:
+        """The class whose `self` this is, when `name` is the first parameter of one of its methods."""
         while scope.kind == "comprehension" and scope.parent is not None:
             scope = scope.parent
-        if isinstance(expr, cst.Name) and scope.owner_class is not None and expr.value == scope.self_name:
+        if scope.kind == "function" and scope.owner_class is not None and name == scope.self_name:
             return scope.owner_class
         return None
 
-    def _is_user_instance(self, expr: cst.BaseExpression, scope: Scope) -> bool:
-        if isinstance(expr, cst.Name):
-            return any(
-                isinstance(b.value, cst.Call) and isinstance(b.value.func, cst.Name)
-                and b.value.func.value in self.facts.classes
-                for b in scope.lookup(expr.value)
-            )
-        return False
+    def _instance_class(self, expr: cst.BaseExpression, scope: Scope) -> cst.ClassDef | None:
+        """The class defined in this file that `expr` is an instance of, when every binding agrees.
+
+        Its attributes are whatever the class's methods assign to `self`, nothing more is assumed."""
+        if not isinstance(expr, cst.Name):
+            return None
+        classes = set()
+        for binding in scope.lookup(expr.value):
+            value = binding.value
+            if binding.kind != "assign" or binding.element or not isinstance(value, cst.Call):
+                return None
+            if not isinstance(value.func, cst.Name):
+                return None
+            definitions = [b.node for b in binding.scope.lookup(value.func.value)]
+            if len(definitions) != 1 or not isinstance(definitions[0], cst.ClassDef):
+                return None
+            classes.add(definitions[0])
+        return classes.pop() if len(classes) == 1 else None
 
     def is_model_factory(self, name: str) -> bool:
         if name in _MODEL_FACTORIES or tv.builder(name) is not None:

@@ -56,6 +56,11 @@ class ModuleRequiresGradAssignment(Rule):
         "        self.backbone.requires_grad = False\n",
         "import torchvision\nmodel = torchvision.models.resnet18()\n"
         "for layer in [model.layer1, model.layer2]:\n    layer.requires_grad = False\n",
+        "import torch.nn as nn\nimport torchvision\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.backbone = torchvision.models.resnet18()\n"
+        "net = Net()\nnet.backbone.requires_grad = False\n",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def freeze(self):\n        self.requires_grad = False\n",
     )
     silent = (
         "import torchvision\nmodel = torchvision.models.resnet18()\n"
@@ -69,6 +74,8 @@ class ModuleRequiresGradAssignment(Rule):
         "import torchvision\nmodel = torchvision.models.resnet18()\nmodel = make_unknown()\nmodel.requires_grad = False\n",
         "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.scale = nn.Parameter(torch.ones(1))\n        self.scale.requires_grad = False\n",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    pass\nnet = Net()\nnet.mask.requires_grad = False\n",
+        "class Config:\n    def set(self):\n        self.requires_grad = False\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
