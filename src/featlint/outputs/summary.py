@@ -1,0 +1,38 @@
+"""The lines printed after the findings: the totals, and `--statistics`' count of findings per rule."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from featlint.diagnostics import Diagnostic, Severity
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def summary_line(diagnostics: Sequence[Diagnostic], files_with_findings: int, fixable: int) -> str:
+    """`Found 3 problems (2 errors, 1 warning) in 1 file.`, plus the fixable count when there is one."""
+    if not diagnostics:
+        return "All checks passed."
+    by_severity = Counter(d.severity for d in diagnostics)
+    severities = ", ".join(_count(by_severity[s], s.value) for s in Severity if by_severity[s])
+    text = (
+        f"Found {_count(len(diagnostics), 'problem')} ({severities}) "
+        f"in {_count(files_with_findings, 'file')}."
+    )
+    if fixable:
+        text += f"\n[*] {fixable} fixable with the --fix option."
+    return text
+
+
+def statistics(diagnostics: Sequence[Diagnostic]) -> str:
+    """Ruff's `--statistics` table: count, code, `[*]` when any of them can be fixed, rule name."""
+    counts = Counter(d.code for d in diagnostics)
+    names = {d.code: d.name for d in diagnostics}
+    fixable = {d.code for d in diagnostics if d.fix is not None}
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return "\n".join(
+        f"{count:>5}\t{code}\t{'[*]' if code in fixable else '[ ]'}\t{names[code]}" for code, count in rows
+    )
