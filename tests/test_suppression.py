@@ -33,9 +33,13 @@ def test_noqa_inside_a_string_suppresses_nothing() -> None:
     assert lint_source(f'{TYPO}; s = "# noqa"\n')
 
 
-def test_noqa_on_the_last_line_of_a_multi_line_finding() -> None:
-    source = "import torch\nopt = torch.optim.SGD(\n    params,\n    lr=(\n        100\n    ),  # noqa: FL401\n)\n"
-    assert lint_source(source) == []
+def test_noqa_at_the_end_of_a_multi_line_statement_covers_all_of_it() -> None:
+    source = "import torch\nopt = torch.optim.SGD(\n    params,\n    lr=(\n        100\n    ),\n){}\nx = 1\n"
+    assert [d.code for d in lint_source(source.format(""))] == ["FL401"]
+    assert lint_source(source.format("  # noqa: FL401")) == []
+    assert lint_source(source.format("  # noqa: FL101")) != []
+    # ...but not a noqa on the line after the statement.
+    assert lint_source(source.format("").replace("x = 1", "x = 1  # noqa")) != []
 
 
 def test_noqa_applies_only_to_its_own_line() -> None:

@@ -9,13 +9,12 @@ or by `ALL`, never by a prefix, so that `--select FL2` does not switch on an opt
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from featlint.discovery import DEFAULT_EXCLUDE
+from featlint.discovery import DEFAULT_EXCLUDE, glob_matches, relative_posix
 from featlint.rules import ALL_RULES, RULES_BY_CODE, RULES_BY_NAME
 from featlint.rules.base import Rule
 
@@ -76,9 +75,9 @@ class Settings:
         codes = self.select
         if not self.per_file_ignores:
             return codes
-        relative = _relative(path, self.root)
+        relative = relative_posix(path, self.root)
         for pattern, ignored in self.per_file_ignores:
-            if _glob_matches(pattern, relative):
+            if glob_matches(pattern, relative):
                 codes = codes - ignored
         return codes
 
@@ -87,21 +86,6 @@ class Settings:
         if codes not in self._rules:
             self._rules[codes] = [rule(self.options.get(rule.code)) for rule in ALL_RULES if rule.code in codes]
         return self._rules[codes]
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
-
-
-def _glob_matches(pattern: str, relative: str) -> bool:
-    if "/" not in pattern.rstrip("/"):
-        return fnmatch.fnmatchcase(relative.rsplit("/", 1)[-1], pattern) or fnmatch.fnmatchcase(relative, pattern)
-    return fnmatch.fnmatchcase(relative, pattern.lstrip("./").rstrip("/")) or fnmatch.fnmatchcase(
-        relative, pattern.lstrip("./").rstrip("/") + "/*"
-    )
 
 
 def default_codes() -> frozenset[str]:

@@ -4,6 +4,7 @@ becomes an internal error naming the file and the rule, with the other rules' fi
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -50,11 +51,25 @@ def _unreadable(path: str, problem: UnreadableSource) -> Diagnostic:
     )
 
 
+def _python_syntax_error(text: str) -> UnreadableSource | None:
+    """Python's own account of a syntax error: the message and column users know from tracebacks,
+    where libcst's parser often points past the mistake."""
+    try:
+        compile(text, "<file>", "exec", ast.PyCF_ONLY_AST)
+    except SyntaxError as error:
+        return UnreadableSource(f"SyntaxError: {error.msg}", error.lineno or 1, error.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return None
+
+
 def _parse(text: str) -> cst.Module:
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as error:
-        raise UnreadableSource(f"SyntaxError: {error.message}", error.raw_line, error.raw_column + 1) from None
+        raise _python_syntax_error(text) or UnreadableSource(
+            f"SyntaxError: {error.message}", error.raw_line, error.raw_column + 1
+        ) from None
     except RecursionError:
         raise UnreadableSource("The file nests expressions too deeply for featlint's parser") from None
     except Exception as error:  # the native parser reports some inputs with other exception types

@@ -40,7 +40,9 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
-        raise UnreadableSource(f"Bad coding declaration: {error.msg}", error.lineno or 1, 1) from None
+        if not error.msg.startswith("invalid or missing encoding declaration"):
+            raise UnreadableSource(f"Bad coding declaration: {error.msg}", error.lineno or 1, 1) from None
+        encoding = "utf-8"  # no declaration and undecodable bytes: say which byte, as for the rest of the file
     try:
         codecs.lookup(encoding)
         return data.decode(encoding)

@@ -18,6 +18,7 @@ _INLINE = re.compile(rf"#\s*(?i:noqa)(?=$|[\s:#])(?:(?P<colon>\s*:\s*)(?P<codes>
 _FILE = re.compile(rf"^#\s*(?:featlint|flake8)\s*:\s*(?i:noqa)(?:\s*:\s*(?P<codes>{_CODES}))?\s*$")
 _SPLIT = re.compile(r"[\s,]+")
 ALL = None  # a blanket suppression
+_NOT_CODE = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
 
 
 @dataclasses.dataclass
@@ -49,7 +50,14 @@ def parse_suppressions(source: str, known_codes: Container[str]) -> Suppressions
     except (tokenize.TokenError, SyntaxError, IndentationError):
         return found  # only reached for files that parsed; then there is nothing reliable to read
     lines = source.splitlines()
+    statements: list[tuple[int, int]] = []
+    statement_start: int | None = None
     for token in tokens:
+        if token.type == tokenize.NEWLINE and statement_start is not None:
+            statements.append((statement_start, token.start[0]))
+            statement_start = None
+        elif statement_start is None and token.type not in _NOT_CODE:
+            statement_start = token.start[0]
         if token.type != tokenize.COMMENT:
             continue
         row, column = token.start
@@ -69,7 +77,20 @@ def parse_suppressions(source: str, known_codes: Container[str]) -> Suppressions
         codes = _codes(inline.group("codes")) if inline.group("codes") else ALL
         found.lines[row] = codes
         _warn_unknown(found, row, codes, known_codes)
+    _spread_over_statements(found, statements)
     return found
+
+
+def _spread_over_statements(found: Suppressions, statements: list[tuple[int, int]]) -> None:
+    """A noqa at the end of a multi-line statement covers every line of it (ruff's NoqaMapping): a
+    formatter moves comments to the closing line, and users cannot put one inside a string."""
+    for first, last in statements:
+        if first == last or last not in found.lines:
+            continue
+        codes = found.lines[last]
+        for row in range(first, last):
+            mine = found.lines.get(row, frozenset())
+            found.lines[row] = ALL if codes is ALL or mine is ALL else mine | codes
 
 
 def _warn_unknown(found: Suppressions, row: int, codes: frozenset[str] | None, known: Container[str]) -> None:
