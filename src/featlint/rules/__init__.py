@@ -1,22 +1,37 @@
-"""The registry: every rule featlint has, in code order."""
+"""The registry: every rule featlint has, in code order.
+
+Each rule lives in its own module named `flNNN_<name>.py` holding exactly one `Rule` subclass; adding a
+rule is adding that file. The registry finds the modules by name, so no list has to be kept in step.
+"""
 
 from __future__ import annotations
 
-from featlint.rules.base import Rule
-from featlint.rules.fl001_unreadable_file import UnreadableFile
-from featlint.rules.fl101_requires_grad_typo import RequiresGradTypo
-from featlint.rules.fl102_module_requires_grad_assignment import ModuleRequiresGradAssignment
-from featlint.rules.fl104_requires_grad_misuse import RequiresGradMisuse
-from featlint.rules.fl305_deprecated_pretrained import DeprecatedPretrained
-from featlint.rules.fl401_extreme_learning_rate import ExtremeLearningRate
+import importlib
+import pkgutil
+import re
 
-ALL_RULES: tuple[type[Rule], ...] = (
-    UnreadableFile,
-    RequiresGradTypo,
-    ModuleRequiresGradAssignment,
-    RequiresGradMisuse,
-    DeprecatedPretrained,
-    ExtremeLearningRate,
-)
+from featlint.rules.base import Rule
+
+_RULE_MODULE = re.compile(r"fl\d{3}_\w+")
+
+
+def _load() -> tuple[type[Rule], ...]:
+    found: list[type[Rule]] = []
+    for module_info in pkgutil.iter_modules(__path__):
+        if not _RULE_MODULE.fullmatch(module_info.name):
+            continue
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        rules = [
+            value for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, Rule) and value.__module__ == module.__name__
+            and getattr(value, "code", None)
+        ]
+        if len(rules) != 1:
+            raise ImportError(f"{module.__name__} must define exactly one rule, found {len(rules)}")
+        found.append(rules[0])
+    return tuple(sorted(found, key=lambda rule: rule.code))
+
+
+ALL_RULES: tuple[type[Rule], ...] = _load()
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
 RULES_BY_NAME: dict[str, type[Rule]] = {rule.name: rule for rule in ALL_RULES}
