@@ -1,54 +1,17 @@
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import libcst as cst
 
 from featlint.analysis import torchvision as tv
-from featlint.analysis.names import DYNAMIC
+from featlint.analysis.calls import ModelCall, argument, bool_literal, keyword, model_call, string_literal
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Edit, Severity
 from featlint.rules.base import Rule
 
 _LEGACY = {"pretrained": "weights", "pretrained_backbone": "weights_backbone"}
-# torch.hub.load("pytorch/vision:v0.10.0", ...) pins a torchvision that predates the weights API.
-_HUB_TAG = re.compile(r"^v?0\.(\d+)(?:\.\d+)?$")
-
-
-@dataclass(frozen=True)
-class _Target:
-    """A call that builds a torchvision model, and how its weights can be written."""
-
-    builder: tv.Builder | None  # None when the architecture is chosen at run time
-    by_string: bool  # get_model / torch.hub.load take `weights="IMAGENET1K_V1"` without an import
-
-
-def _string(expr: cst.BaseExpression) -> str | None:
-    if isinstance(expr, cst.SimpleString):
-        value = expr.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
-
-
-def _bool(expr: cst.BaseExpression) -> bool | None:
-    if isinstance(expr, cst.Name) and expr.value in ("True", "False"):
-        return expr.value == "True"
-    return None
-
-
-def _keyword(call: cst.Call, name: str) -> cst.Arg | None:
-    return next((arg for arg in call.args if arg.keyword is not None and arg.keyword.value == name), None)
-
-
-def _argument(call: cst.Call, index: int, name: str) -> cst.BaseExpression | None:
-    positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
-    keyword = _keyword(call, name)
-    if keyword is not None:
-        return keyword.value
-    return positional[index].value if len(positional) > index else None
 
 
 class DeprecatedPretrained(Rule):
@@ -114,52 +77,25 @@ class DeprecatedPretrained(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         for site in ctx.analysis.facts.calls:
-            target = self._target(ctx, site.node, site.scope)
+            target = model_call(ctx.analysis.names, site.node, site.scope)
             if target is None:
                 continue
             for arg in site.node.args:
                 if arg.keyword is not None and arg.keyword.value in _LEGACY:
                     yield self._report(ctx, site.node, site.scope, target, arg, _LEGACY[arg.keyword.value])
                 elif arg.keyword is not None and arg.keyword.value in _LEGACY.values():
-                    if _bool(arg.value) is not None:
+                    if bool_literal(arg.value) is not None:
                         yield self._report(ctx, site.node, site.scope, target, arg, arg.keyword.value)
             first = site.node.args[0] if site.node.args else None
-            if first is not None and first.keyword is None and not target.by_string and _bool(first.value) is not None:
+            if first is not None and first.keyword is None and not target.by_string and bool_literal(first.value) is not None:
                 yield self._report(ctx, site.node, site.scope, target, first, "weights")
 
-    def _target(self, ctx: FileContext, call: cst.Call, scope: Scope) -> _Target | None:
-        name = ctx.analysis.names.call_name(call, scope)
-        if name is None:
-            return None
-        builder = tv.builder(name)
-        if builder is not None:
-            return _Target(builder, by_string=False)
-        module, _, member = name.rpartition(".")
-        if member == DYNAMIC and tv.is_builder_module(module):
-            return _Target(None, by_string=False)
-        if name == "torchvision.models.get_model":
-            arch = _argument(call, 0, "name")
-            short = _string(arch) if arch is not None else None
-            return _Target(tv.builder_by_short_name(short) if short else None, by_string=True)
-        if name == "torch.hub.load":
-            repo = _argument(call, 0, "repo_or_dir")
-            repo_name = _string(repo) if repo is not None else None
-            if repo_name is None or repo_name.split(":")[0] != "pytorch/vision":
-                return None
-            tag = _HUB_TAG.match(repo_name.partition(":")[2])
-            if tag is not None and int(tag.group(1)) < 13:
-                return None
-            model = _argument(call, 1, "model")
-            short = _string(model) if model is not None else None
-            return _Target(tv.builder_by_short_name(short) if short else None, by_string=True)
-        return None
-
     def _report(
-        self, ctx: FileContext, call: cst.Call, scope: Scope, target: _Target, arg: cst.Arg, param: str
+        self, ctx: FileContext, call: cst.Call, scope: Scope, target: ModelCall, arg: cst.Arg, param: str
     ) -> Diagnostic:
         old = f"{arg.keyword.value}=" if arg.keyword is not None else "a positional `True`/`False`"
         old = f"`{old}`" if arg.keyword is not None else old
-        flag = _bool(arg.value)
+        flag = bool_literal(arg.value)
         weights = self._weights_expression(ctx, call, scope, target, param)
         if flag is False:
             replacement: str | None = "None"
@@ -189,12 +125,12 @@ class DeprecatedPretrained(Rule):
         )
 
     def _weights_expression(
-        self, ctx: FileContext, call: cst.Call, scope: Scope, target: _Target, param: str
+        self, ctx: FileContext, call: cst.Call, scope: Scope, target: ModelCall, param: str
     ) -> tuple[str, list[Edit]] | None:
         """The code of the weights `pretrained=True` maps to, and any import it needs."""
         builder = target.builder
         spec = builder.weights_param(param) if builder is not None else None
-        if spec is None or spec.legacy_value is None or _keyword(call, "quantize") is not None:
+        if spec is None or spec.legacy_value is None or keyword(call, "quantize") is not None:
             return None
         if target.by_string:
             return f'"{spec.legacy_value}"', []
@@ -217,11 +153,11 @@ class DeprecatedPretrained(Rule):
         return None
 
     @staticmethod
-    def _still_fails(call: cst.Call, target: _Target, param: str, flag: bool | None) -> bool:
+    def _still_fails(call: cst.Call, target: ModelCall, param: str, flag: bool | None) -> bool:
         """With weights, a `num_classes` other than the weights' class count raises (that is FL304)."""
         if flag is False or param != "weights" or target.builder is None:
             return False
-        num_classes = _keyword(call, "num_classes")
+        num_classes = keyword(call, "num_classes")
         if num_classes is None:
             return False
         spec = target.builder.weights_param("weights")
