@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 import libcst as cst
 
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, collect
 from featlint.analysis.values import ValueAnalyzer
+
+if TYPE_CHECKING:
+    from featlint.analysis.story import Story
 
 
 class FileAnalysis:
@@ -15,3 +21,10 @@ class FileAnalysis:
         self.facts: ModuleFacts = collect(module)
         self.names = NameResolver(self.facts)
         self.values = ValueAnalyzer(self.facts, self.names)
+
+    @functools.cached_property
+    def story(self) -> Story:
+        """What happens to each model, in order; built on first use (only rules about order ask for it)."""
+        from featlint.analysis.interpreter import build_story
+
+        return build_story(self.module, self.facts, self.names, self.values)

@@ -87,6 +87,8 @@ class ModuleFacts:
     class_attributes: dict[cst.ClassDef, dict[str, list[Binding]]]
     classes: dict[str, list[cst.ClassDef]]
     star_imports: list[str]
+    # The scope each module, class, function, lambda and comprehension node opens.
+    scopes: dict[cst.CSTNode, Scope] = dataclasses.field(default_factory=dict)
 
 
 def _target_names(target: cst.BaseExpression, path: tuple[int, ...] = ()) -> list[tuple[cst.Name, tuple[int, ...]]]:
@@ -118,10 +120,12 @@ class _Collector(cst.CSTVisitor):
     def __init__(self, module: cst.Module) -> None:
         self.scope = Scope("module", module, None)
         self.facts = ModuleFacts(self.scope, [], [], {}, {}, [])
+        self.facts.scopes[module] = self.scope
 
     # --- scopes -------------------------------------------------------------------------------------
     def _push(self, kind: ScopeKind, node: cst.CSTNode) -> Scope:
         self.scope = Scope(kind, node, self.scope)
+        self.facts.scopes[node] = self.scope
         return self.scope
 
     def _pop(self) -> None:

@@ -155,7 +155,7 @@ class ValueAnalyzer:
             if name == "copy.deepcopy" and call.args:
                 return self.kind_of(call.args[0].value, scope)
             if name.startswith("torch.nn.") and not name.startswith(_NOT_LAYER_PREFIXES):
-                return Kind.MODULE if name.rsplit(".", 1)[-1][:1].isupper() else Kind.UNKNOWN
+                return Kind.MODULE if self.is_layer_name(name) else Kind.UNKNOWN
         if isinstance(func, cst.Name):
             classes = [b.node for b in scope.lookup(func.value) if isinstance(b.node, cst.ClassDef)]
             if classes and len(classes) == len(scope.lookup(func.value)):
@@ -207,6 +207,15 @@ class ValueAnalyzer:
                 return None
             classes.add(definitions[0])
         return classes.pop() if len(classes) == 1 else None
+
+    @staticmethod
+    def is_layer_name(name: str) -> bool:
+        """`torch.nn.Linear` and the other layer (and loss) classes of torch.nn, not its functions."""
+        return (
+            name.startswith("torch.nn.")
+            and not name.startswith(_NOT_LAYER_PREFIXES)
+            and name.rsplit(".", 1)[-1][:1].isupper()
+        )
 
     def is_model_factory(self, name: str) -> bool:
         if name in _MODEL_FACTORIES or tv.builder(name) is not None:
