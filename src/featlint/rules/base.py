@@ -66,3 +66,17 @@ class InputRule(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         return iter(())
+
+
+class RuntimeRule(Rule):
+    """A rule only the runtime checker (`featlint run`, `featlint.runtime.audit`) can report: what it finds
+    exists only once the model has run. It is in the registry so that its code can be selected, ignored,
+    suppressed and documented like any other; reading the source finds nothing."""
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        return iter(())
+
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Never on source text: no file has to be parsed for a runtime rule."""
+        return False
