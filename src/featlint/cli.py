@@ -11,10 +11,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from featlint import __version__
+
+if TYPE_CHECKING:
+    from featlint.engine import InternalError
+    from featlint.fixes import FixRun
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 OUTPUT_FORMATS = ("concise", "full", "json", "sarif", "github")
@@ -61,6 +66,9 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
 @click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
+@click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what is left.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply the unsafe fixes too.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing (exit 1 if any).")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -74,6 +82,9 @@ def check(
     force_exclude: bool,
     exit_zero: bool,
     statistics: bool,
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
 ) -> None:
     """Lint PATHS (files or directories; the current directory when none is given)."""
     from featlint.config import ConfigError, Overrides, SettingsResolver, parse_per_file_ignore
@@ -99,26 +110,53 @@ def check(
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 
-    diagnostics = result.diagnostics
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    fixed = 0
+    if fix or diff:
+        from featlint import fixes
+
+        fixing = fixes.fix_run(result, fixes.rules_from(resolver), unsafe=unsafe_fixes, write=not diff)
+        for warning in fixing.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        if diff:
+            _print_diff(fixing, result.errors)
+        result, fixed = fixing.result, fixing.fixed
+    diagnostics = result.diagnostics
     if statistics:
         if diagnostics:
             click.echo(statistics_table(diagnostics))
     else:
         sources = {f.path: f.source for f in result.files if f.diagnostics and f.source is not None}
-        text = render(output_format, Report(diagnostics, sources, ALL_RULES, __version__))
+        text = render(output_format, Report(diagnostics, sources, ALL_RULES, __version__, fixed=fixed))
         if text:
             click.echo(text)
     for error in result.errors:
         click.echo(f"error: {error}", err=True)
     if output_format in ("concise", "full") or statistics:
         files = len({d.path for d in diagnostics})
-        fixable = sum(1 for d in diagnostics if d.fix is not None)
-        click.echo(summary_line(diagnostics, files, fixable), err=True)
+        from featlint.fixes import fix_counts
+
+        fixable, hidden = fix_counts(diagnostics, unsafe_fixes)
+        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden), err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
+
+
+def _print_diff(fixing: FixRun, errors: Sequence[InternalError]) -> None:
+    """`--diff`: the fixes as a patch on stdout, nothing written; exit 1 when there is something to fix."""
+    from featlint.fixes import unified_diff
+
+    for outcome in fixing.outcomes:
+        click.echo(unified_diff(outcome), nl=False)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    count = fixing.fixed
+    click.echo(f"Would fix {count} problem{'s' if count != 1 else ''}." if count else "No fixes available.", err=True)
+    if errors:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_FINDINGS if count else EXIT_CLEAN)
 
 
 @cli.command()

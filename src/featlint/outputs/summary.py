@@ -12,18 +12,30 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def summary_line(diagnostics: Sequence[Diagnostic], files_with_findings: int, fixable: int) -> str:
-    """`Found 3 problems (2 errors, 1 warning) in 1 file.`, plus the fixable count when there is one."""
-    if not diagnostics:
+def summary_line(
+    diagnostics: Sequence[Diagnostic], files_with_findings: int, fixable: int, *, fixed: int = 0, hidden_fixes: int = 0
+) -> str:
+    """`Found 3 problems (2 errors, 1 warning) in 1 file.`, plus the fixable count when there is one.
+
+    After `--fix`, ruff's form: `Found 5 problems (4 fixed, 1 remaining: 1 warning).` `hidden_fixes` are
+    unsafe fixes that only `--unsafe-fixes` applies.
+    """
+    if not diagnostics and not fixed:
         return "All checks passed."
     by_severity = Counter(d.severity for d in diagnostics)
     severities = ", ".join(_count(by_severity[s], s.value) for s in Severity if by_severity[s])
-    text = (
-        f"Found {_count(len(diagnostics), 'problem')} ({severities}) "
-        f"in {_count(files_with_findings, 'file')}."
-    )
+    if fixed:
+        remaining = f"{len(diagnostics)} remaining" + (f": {severities}" if diagnostics else "")
+        text = f"Found {_count(len(diagnostics) + fixed, 'problem')} ({fixed} fixed, {remaining})."
+    else:
+        text = (
+            f"Found {_count(len(diagnostics), 'problem')} ({severities}) "
+            f"in {_count(files_with_findings, 'file')}."
+        )
     if fixable:
         text += f"\n[*] {fixable} fixable with the --fix option."
+    if hidden_fixes:
+        text += f"\n({hidden_fixes} more fixable with --fix --unsafe-fixes: these fixes may change what the code does.)"
     return text
 
 
