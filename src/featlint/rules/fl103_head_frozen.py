@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from featlint.analysis.story import Event, EventKind, Story, covers, overlaps
+from featlint.context import FileContext
+from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules.base import Rule
+
+
+class HeadFrozen(Rule):
+    """
+    ## What it does
+    Finds a freeze that covers a head replaced before it: every parameter of the model frozen after
+    `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards.
+
+    ## Why is this bad?
+    New layers are created trainable; freezing the whole model afterwards freezes the head too, so nothing
+    trains. The step fails with `element 0 of tensors does not require grad and does not have a grad_fn`,
+    or an optimizer filtered on `requires_grad` raises `optimizer got an empty parameter list`.
+
+    ## Example
+    ```python
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet18(weights="DEFAULT")
+    model.fc = torch.nn.Linear(512, 10)
+    for param in model.parameters():
+        param.requires_grad = False
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet18(weights="DEFAULT")
+    for param in model.parameters():
+        param.requires_grad = False
+    model.fc = torch.nn.Linear(512, 10)
+    ```
+    """
+
+    code = "FL103"
+    name = "head-frozen"
+    severity = Severity.ERROR
+    summary = "The whole model (or the new head) is frozen after the head was replaced: nothing trains"
+    fires = (
+        "import torch, torchvision\nm = torchvision.models.vgg16()\nm.classifier[6] = torch.nn.Linear(4096, 2)\n"
+        "m.requires_grad_(False)\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
+        "m.fc.weight.requires_grad = False\nm.fc.bias.requires_grad = False\n",
+    )
+    silent = (
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
+        "m.requires_grad_(False)\nm.fc.requires_grad_(True)\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
+        "for name, p in m.named_parameters():\n    if not name.startswith('fc'):\n        p.requires_grad = False\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
+        "m.layer1.requires_grad_(False)\n",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        story = ctx.analysis.story
+        for head in story.of(EventKind.HEAD):
+            model, head_path = head.located()  # type: ignore[misc]
+            for freeze in story.on(model, [EventKind.FREEZE]):
+                path = freeze.located()[1]  # type: ignore[index]
+                if freeze.order <= head.order or freeze.value is not False or freeze.conditional:
+                    continue
+                if freeze.partial or not self._covers_head(path, head_path):
+                    continue
+                if self._re_enabled(story, freeze, head_path):
+                    continue
+                yield ctx.report(
+                    self, freeze.node,
+                    f"this freezes the new `{ctx.code(head.node)}` (replaced on line {ctx.line(head.node)}) as well: "
+                    "nothing trains; freeze before replacing the head, or re-enable the head afterwards",
+                )
+                break
+
+    @staticmethod
+    def _covers_head(freeze_path: tuple[str, ...], head_path: tuple[str, ...]) -> bool:
+        # Freezing `fc.weight` and `fc.bias` one by one: each is part of the head; report the first.
+        return covers(freeze_path, head_path) or covers(head_path, freeze_path)
+
+    @staticmethod
+    def _re_enabled(story: Story, freeze: Event, head_path: tuple[str, ...]) -> bool:
+        model = freeze.located()[0]  # type: ignore[index]
+        for later in story.on(model, [EventKind.FREEZE, EventKind.HEAD, EventKind.ESCAPE]):
+            if later.order <= freeze.order:
+                continue
+            path = later.located()[1]  # type: ignore[index]
+            if later.kind is EventKind.ESCAPE or (later.value is not False and overlaps(path, head_path)):
+                return True
+        return False
