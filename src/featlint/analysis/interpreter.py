@@ -232,12 +232,15 @@ class Interpreter:
         self.models.append(model)
         return model
 
-    def _event(self, kind: EventKind, node: cst.CSTNode, frame: Frame, ref: Ref | None = None, **fields: object) -> Event:
+    def _event(
+        self, kind: EventKind, node: cst.CSTNode, frame: Frame, ref: Ref | None = None,
+        conditional: bool | None = None, **fields: object,
+    ) -> Event:
         event = Event(
             kind, len(self.events), node,
             model=ref.model if ref is not None else None,
             path=ref.path if ref is not None else (),
-            conditional=frame.conditional,
+            conditional=frame.conditional if conditional is None else conditional,
             loops=frame.loops,
             **fields,  # type: ignore[arg-type]
         )
@@ -481,9 +484,11 @@ class Interpreter:
     def _freeze_params(self, node: cst.CSTNode, params: Params, depth: int, flag: bool | None, frame: Frame) -> None:
         conditions = frame.tests[depth:]
         selector = next((t for t in reversed(conditions) if t is not None), None) or params.selector
+        # Conditions inside the loop select parameters (a partial freeze); only those around it may not run.
         self._event(
             EventKind.FREEZE, node, frame, Ref(params.model, params.path), value=flag,
             partial=params.partial or bool(conditions), selector=selector,
+            conditional=frame.inherited_condition or bool(frame.tests[:depth]),
         )
 
     # --- expressions ------------------------------------------------------------------------------------

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from featlint.analysis.story import EventKind
+from featlint.context import FileContext
+from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules.base import Rule
+
+
+class UncheckedNonStrictLoad(Rule):
+    """
+    ## What it does
+    Finds `load_state_dict(..., strict=False)` whose result, the missing and unexpected keys, is thrown
+    away.
+
+    ## Why is this bad?
+    With `strict=False` a checkpoint whose keys do not match (a `module.` prefix from DataParallel, a
+    renamed backbone attribute) loads nothing and raises nothing. The run then trains from random weights
+    while you believe it fine-tunes. The returned keys are the only evidence.
+
+    ## Example
+    ```python
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet50()
+    model.load_state_dict(torch.load("checkpoint.pth"), strict=False)
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet50()
+    result = model.load_state_dict(torch.load("checkpoint.pth"), strict=False)
+    assert not result.missing_keys, result.missing_keys
+    ```
+    """
+
+    code = "FL801"
+    name = "unchecked-non-strict-load"
+    severity = Severity.WARNING
+    summary = "load_state_dict(strict=False) whose missing/unexpected keys are ignored"
+    fires = (
+        "import torch\nstate = torch.load('w.pth')\nnet = build()\nnet.load_state_dict(state, strict=False)\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\n_ = m.load_state_dict({}, False)\n",
+    )
+    silent = (
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nprint(m.load_state_dict({}, strict=False))\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.load_state_dict({})\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.load_state_dict({}, strict=strict)\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\n"
+        "missing, unexpected = m.load_state_dict({}, strict=False)\n",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        for event in ctx.analysis.story.of(EventKind.LOAD):
+            if event.strict is False and not event.result_used:
+                yield ctx.report(
+                    self, event.node,
+                    "`strict=False` ignores keys that do not match, and the missing/unexpected keys it returns are "
+                    "thrown away: a prefix mismatch loads nothing without a word; check the returned keys",
+                )
