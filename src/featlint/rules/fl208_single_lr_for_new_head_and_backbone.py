@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from featlint.analysis.story import EventKind, covers
+from featlint.context import FileContext
+from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules.base import Rule
+
+
+class SingleLrForNewHeadAndBackbone(Rule):
+    """
+    ## What it does
+    Finds one param group that holds both a pretrained backbone (trainable) and a freshly initialised
+    head, so both train at the same learning rate. Off by default: it is advice, not a bug.
+
+    ## Why is this bad?
+    The random head produces large gradients at first, and at a rate suited to the head they distort the
+    pretrained features. A smaller rate for the backbone (discriminative learning rates), or training the
+    head alone first and then fine-tuning everything (linear probing, then fine-tuning), usually gives
+    better accuracy, especially out of distribution.
+
+    ## Example
+    ```python
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet50(weights="DEFAULT")
+    model.fc = torch.nn.Linear(2048, 10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    ```
+
+    ## Use instead
+    ```python
+    import torch
+    import torchvision
+
+    model = torchvision.models.resnet50(weights="DEFAULT")
+    model.fc = torch.nn.Linear(2048, 10)
+    backbone = [p for name, p in model.named_parameters() if not name.startswith("fc.")]
+    optimizer = torch.optim.SGD(
+        [{"params": backbone, "lr": 1e-3}, {"params": model.fc.parameters(), "lr": 1e-2}], momentum=0.9
+    )
+    ```
+    """
+
+    code = "FL208"
+    name = "single-lr-for-new-head-and-backbone"
+    severity = Severity.INFO
+    default_enabled = False
+    summary = "One param group holds both the pretrained backbone and the new head"
+    fires = (
+        "import torch, torchvision\nm = torchvision.models.vgg16(weights='DEFAULT')\n"
+        "m.classifier[6] = torch.nn.Linear(4096, 2)\nopt = torch.optim.Adam(m.parameters(), lr=1e-4)\n",
+    )
+    silent = (
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.requires_grad_(False)\n"
+        "m.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.Adam(filter(lambda p: p.requires_grad, m.parameters()))\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
+        "opt = torch.optim.Adam(m.parameters())\n",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        story = ctx.analysis.story
+        for built in story.of(EventKind.OPTIMIZER):
+            assert built.optimizer is not None
+            for held in built.optimizer.holdings():
+                model, path = held.located()
+                if held.partial or story.freezes_before(model, path, built):
+                    continue
+                heads = [
+                    h for h in story.on(model, [EventKind.HEAD])
+                    if h.order < built.order and covers(path, h.located()[1]) and h.located()[1] != path  # type: ignore[index]
+                ]
+                pretrained = [
+                    part for part in story.pretrained_parts(model, before=built)
+                    if covers(path, part) and not any(covers(h.located()[1], part) for h in heads)  # type: ignore[index]
+                ]
+                if heads and pretrained:
+                    yield ctx.report(
+                        self, held.node or built.node,
+                        f"one param group holds the pretrained backbone and the new `{ctx.code(heads[-1].node)}` "
+                        f"(line {ctx.line(heads[-1].node)}): the random head's early gradients disturb the pretrained "
+                        "features; give the backbone a smaller lr in its own group, or train the head alone first",
+                    )
