@@ -16,6 +16,7 @@ from featlint.config import Overrides, SettingsResolver, expand
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Location
 from featlint.discovery import PathFilter, discover
+from featlint.prefilter import may_fire, python_parses
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
 from featlint.rules.fl001_unreadable_file import UnreadableFile
@@ -76,15 +77,19 @@ def _parse(text: str) -> cst.Module:
         raise UnreadableSource(f"The file cannot be parsed: {error}") from None
 
 
-def check_text(text: str, path: str, rules: Sequence[Rule]) -> FileResult:
+def check_text(text: str, path: str, rules: Sequence[Rule], *, prefilter: bool = True) -> FileResult:
+    """`prefilter=False` parses every file, even one no rule can report on (the prefilter's tests compare)."""
     result = FileResult(path, source=text)
+    active = [rule for rule in rules if rule.code != UnreadableFile.code]
+    reports_unreadable = len(active) != len(rules)
+    if prefilter and not may_fire(text, active) and (not reports_unreadable or python_parses(text)):
+        return result
     try:
         module = _parse(text)
     except UnreadableSource as problem:
-        if any(rule.code == UnreadableFile.code for rule in rules):
+        if reports_unreadable:
             result.diagnostics.append(_unreadable(path, problem))
         return result
-    active = [rule for rule in rules if rule.code != UnreadableFile.code]
     if not active:
         return result
     try:

@@ -45,12 +45,26 @@ class Rule:
     silent: ClassVar[tuple[str, ...]] = ()
     # A frozen dataclass of the rule's settings, read from `[tool.featlint.<rule name>]`.
     Options: ClassVar[type[Any]] = NoOptions
+    # The prefilter (featlint/prefilter.py) skips parsing a file when no selected rule can fire on it.
+    # Declare here the substrings that any finding of this rule needs in the file's text: the rule can fire
+    # only if at least one of them occurs (in code, a string or a comment: it is a plain substring test).
+    # Name every way a finding can arise, including aliases the analysis resolves (`import torch.optim as o`
+    # still contains "optim"). None, the default, means "always run": a rule that declares nothing is never
+    # skipped, so leaving it out costs speed, never correctness. For a sharper test override `may_fire`.
+    # tests/test_prefilter.py checks that findings are identical with and without the prefilter.
+    requires_tokens: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, options: Any = None) -> None:
         self.options = options if options is not None else self.Options()
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         raise NotImplementedError
+
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """False only when no finding of this rule is possible in `source`: a cheap text test run before
+        parsing. It must never be False for a file the rule would report on."""
+        return cls.requires_tokens is None or any(token in source for token in cls.requires_tokens)
 
     @classmethod
     def documentation(cls) -> str:

@@ -41,6 +41,7 @@ class ModuleRequiresGradAssignment(Rule):
     severity = Severity.ERROR
     summary = "`requires_grad` assigned on an nn.Module sets a plain attribute; its parameters still train"
     fixable = True
+    requires_tokens = ("requires_grad",)  # the assigned attribute
     fires = (
         "import torchvision\nmodel = torchvision.models.resnet18()\nmodel.requires_grad = False\n",
         "from torchvision import models\nm = models.vgg16()\nm.features.requires_grad = False\n",

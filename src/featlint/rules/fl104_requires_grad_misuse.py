@@ -44,6 +44,7 @@ class RequiresGradMisuse(Rule):
     severity = Severity.ERROR
     summary = "`requires_grad` called as a method, or the method `requires_grad_` overwritten"
     fixable = True
+    requires_tokens = ("requires_grad",)  # `requires_grad(...)` and `requires_grad_ = ...`
     fires = (
         "p.requires_grad(False)\n",
         "model.fc.requires_grad()\n",

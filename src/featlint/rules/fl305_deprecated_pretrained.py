@@ -75,6 +75,15 @@ class DeprecatedPretrained(Rule):
         "from torchvision import models\nm = models.resnet50(weights='DEFAULT')\n",
     )
 
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Builders resolve through an import that spells `torchvision`; `torch.hub.load` needs `hub` (or the
+        repository "pytorch/vision"). A name spelled only through escape sequences in a string
+        (`getattr(torch, "\\x68ub")`) is not followed. The argument is `pretrained*=`, `weights*=` or a bare bool."""
+        return ("vision" in source or "hub" in source) and any(
+            token in source for token in ("pretrained", "weights", "True", "False")
+        )
+
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         for site in ctx.analysis.facts.calls:
             target = model_call(ctx.analysis.names, site.node, site.scope)

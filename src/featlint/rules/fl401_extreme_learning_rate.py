@@ -77,6 +77,8 @@ class ExtremeLearningRate(Rule):
     severity = Severity.WARNING
     summary = "A learning rate that cannot train: zero, negative, tiny, or far too large for the optimizer"
     Options = ExtremeLearningRateOptions
+    # Optimizers resolve to torch.optim.*: an import or attribute spells `optim` (also in `add_param_group`).
+    requires_tokens = ("optim",)
     fires = (
         "import torch\nopt = torch.optim.SGD(params, lr=10)\n",
         "from torch.optim import Adam\nopt = Adam(params, 0.5)\n",
