@@ -108,6 +108,7 @@ class ModuleVar:
 class Layer:
     node: cst.CSTNode
     on_device: bool
+    params: bool = True  # False for layers without parameters (Identity, Dropout, activations, pooling)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -455,15 +456,18 @@ class Interpreter:
             return
         if not isinstance(owner, Ref) or value_node is None:
             return
-        new_module = isinstance(value, Layer) or (isinstance(value, Ref) and value.path == ())
-        if not new_module:
+        is_model = isinstance(value, Ref) and value.path == ()
+        if not (isinstance(value, Layer) or is_model):
             return
         if owner.model.wrapped is not None:
             self._event(EventKind.WRAPPER_ASSIGN, target, frame, owner, layer=value_node)
             return
         path = (*owner.path, attr)
-        on_device = isinstance(value, Layer) and value.on_device
-        self._event(EventKind.HEAD, target, frame, Ref(owner.model, path), layer=value_node, on_device=on_device)
+        fresh = isinstance(value, Layer) and value.params
+        self._event(
+            EventKind.HEAD, target, frame, Ref(owner.model, path), layer=value_node,
+            on_device=isinstance(value, Layer) and value.on_device, fresh=fresh, has_params=fresh or is_model,
+        )
         if isinstance(value, Ref) and value.model is not owner.model and value.model.home is None:
             value.model.home = (owner.model, path)
             if not value.model.label:
@@ -478,7 +482,7 @@ class Interpreter:
             self._event(EventKind.FREEZE, node, frame, owner, value=flag, partial=owner.partial)
         elif isinstance(owner, Tensor) and owner.loss:
             self._event(EventKind.LOSS_PATCH, node, frame)
-        elif owner is None and isinstance(owner_node, cst.Name) and "loss" in owner_node.value.lower():
+        elif (owner is None or isinstance(owner, Tensor)) and _named_loss(owner_node):
             self._event(EventKind.LOSS_PATCH, node, frame)
 
     def _freeze_params(self, node: cst.CSTNode, params: Params, depth: int, flag: bool | None, frame: Frame) -> None:
@@ -706,12 +710,12 @@ class Interpreter:
             if method == "backward":
                 self._event(EventKind.BACKWARD, call, frame, grad_disabled=receiver.grad_disabled)
                 return None
-            if method == "requires_grad_" and receiver.loss:
+            if method == "requires_grad_" and (receiver.loss or _named_loss(call.func.value)):  # type: ignore[attr-defined]
                 self._event(EventKind.LOSS_PATCH, call, frame)
                 return None
             return receiver if method in _TENSOR_METHODS else None
         if isinstance(receiver, Layer) and method in ("to", "cuda"):
-            return Layer(receiver.node, on_device=True)
+            return dataclasses.replace(receiver, on_device=True)
         if isinstance(receiver, ParamList):
             if method == "append" and args:
                 item = args[0]
@@ -739,11 +743,9 @@ class Interpreter:
             if strict is not None and calls.bool_literal(strict) is False:
                 self._event(EventKind.LOAD, call, frame, strict=False, result_used=not discarded)
             return None
-        if method == "requires_grad_" and isinstance(call.func, cst.Attribute):
-            owner = call.func.value
-            if isinstance(owner, cst.Name) and "loss" in owner.value.lower():
-                self._event(EventKind.LOSS_PATCH, call, frame)
-                return None
+        if method == "requires_grad_" and isinstance(call.func, cst.Attribute) and _named_loss(call.func.value):
+            self._event(EventKind.LOSS_PATCH, call, frame)
+            return None
         return _UNHANDLED
 
     def _model_method(
@@ -846,9 +848,14 @@ class Interpreter:
             short = name.rsplit(".", 1)[-1]
             return Tensor("loss" in short or short in _LOSS_FUNCTIONS, frame.no_grad)
         if self.values.is_layer_name(name):
-            if name.endswith("Loss"):
+            short = name.rsplit(".", 1)[-1]
+            if short.endswith("Loss"):
                 return Criterion(call)
-            return Layer(call, on_device=calls.keyword(call, "device") is not None)
+            if short in _CONTAINERS:
+                params = not args or any(not (isinstance(a, Layer) and not a.params) for a in args)
+            else:
+                params = not short.startswith(_PARAMETERLESS)
+            return Layer(call, on_device=calls.keyword(call, "device") is not None, params=params)
         if name == "builtins.filter" and len(args) == 2 and isinstance(args[1], ParamsValue):
             source = args[1]
             filtered = _code_mentions(self.module, call.args[0].value, "requires_grad")
@@ -998,8 +1005,21 @@ class _Unhandled:
 _UNHANDLED = _Unhandled()
 _DTYPES = frozenset({"float16", "float32", "float64", "bfloat16", "half", "float", "double", "int8", "uint8",
                      "int16", "int32", "int64", "long", "bool", "complex64"})
+_CONTAINERS = frozenset({"Sequential", "ModuleList", "ModuleDict"})
+# Layer classes (and prefixes of families) that hold no parameters.
+_PARAMETERLESS = (
+    "Identity", "Dropout", "AlphaDropout", "FeatureAlphaDropout", "ReLU", "LeakyReLU", "GELU", "SiLU", "Sigmoid",
+    "Tanh", "Softmax", "LogSoftmax", "Softplus", "Flatten", "Unflatten", "AdaptiveAvgPool", "AdaptiveMaxPool",
+    "AvgPool", "MaxPool", "LPPool", "Hardswish", "Hardsigmoid", "Hardtanh", "Mish", "ELU", "SELU", "CELU",
+    "Upsample", "ZeroPad", "ConstantPad", "ReflectionPad", "ReplicationPad", "PixelShuffle", "ChannelShuffle",
+)
 _LOSS_FUNCTIONS = frozenset({"cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
                              "kl_div", "margin_ranking_loss", "triplet_margin_loss"})
+
+
+def _named_loss(expr: cst.BaseExpression) -> bool:
+    """A variable whose name says it holds a loss (`loss`, `train_loss`): where the value itself is unknown."""
+    return isinstance(expr, cst.Name) and "loss" in expr.value.lower()
 
 
 def _as_params(value: object) -> tuple[ParamsValue, ...] | None:

@@ -144,6 +144,8 @@ class Event:
     params: tuple[Params, ...] = ()  # ADD_GROUP: what was added
     layer: cst.BaseExpression | None = None  # HEAD: the new layer
     on_device: bool = False  # HEAD: the new layer was created on a device
+    fresh: bool = False  # HEAD: the new layer brings randomly initialised parameters (not Identity, not a model)
+    has_params: bool = False  # HEAD: the new value has parameters at all (a fresh layer or a whole model)
     strict: bool | None = None  # LOAD
     result_used: bool = True  # LOAD
     grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
@@ -216,8 +218,14 @@ class Story:
 
     def rebuilt_after(self, model: Model, change: Event) -> bool:
         """A (possibly) new optimizer over `model` is built after `change`, or an escape may have built one."""
+        located = change.located()
+        changed = located[1] if located is not None else ()
         for event in self.optimizers_over(model):
-            if self.happens_after(event, change):
+            assert event.optimizer is not None
+            holds_it = not event.optimizer.known or any(
+                p.located()[0] is model and overlaps(p.located()[1], changed) for p in event.optimizer.holdings()
+            )
+            if holds_it and self.happens_after(event, change):
                 return True
         return any(
             self.happens_after(event, change) for event in self.on(model, [EventKind.ESCAPE])
@@ -259,6 +267,8 @@ class Story:
                     state = other
                 elif other.value is not False and overlaps(other_path, path):
                     state = None  # something under `path` may be trainable again
-            elif other.kind in (EventKind.HEAD, EventKind.ESCAPE) and overlaps(other_path, path):
-                state = None  # a new layer trains; unknown code may have changed anything
+            elif other.kind is EventKind.HEAD and other.has_params and overlaps(other_path, path):
+                state = None  # a new layer trains
+            elif other.kind is EventKind.ESCAPE:
+                state = None  # unknown code may have changed anything
         return state

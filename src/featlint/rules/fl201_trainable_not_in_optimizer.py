@@ -117,6 +117,8 @@ class TrainableNotInOptimizer(Rule):
         if any(p.partial for p in mine):
             return False  # a selection by name or slice: cannot tell what it holds
         if change.kind is EventKind.HEAD:
+            if not change.has_params:
+                return False
             # A new layer under a held path (but not the held path itself, which is FL205's stale head).
             return any(covers(p.located()[1], path) and p.located()[1] != path for p in mine)
         if change.value is not True:

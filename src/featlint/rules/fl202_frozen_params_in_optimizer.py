@@ -102,7 +102,12 @@ class FrozenParamsInOptimizer(Rule):
             return None
         model, path = held.located()
         frozen: Event | None = None
-        replaced = [e for e in story.on(model, [EventKind.HEAD]) if covers(e.located()[1], path)]  # type: ignore[index]
+        # A fresh layer replacing what was frozen, or (for a submodule such as `classifier`) a fresh layer inside
+        # it: without knowing which children hold parameters, assume the user meant the new head.
+        replaced = [
+            e for e in story.on(model, [EventKind.HEAD])
+            if e.fresh and (covers(e.located()[1], path) or (path and covers(path, e.located()[1])))  # type: ignore[index]
+        ]
         for event in sorted([*story.freezes_before(model, path, built), *replaced], key=lambda e: e.order):
             if event.order > built.order:
                 break

@@ -71,7 +71,9 @@ class StaleHeadInOptimizer(Rule):
                 for change in story.on(model, [EventKind.HEAD]):
                     located = change.located()
                     assert located is not None
-                    if change.order > built.order and located[1] and covers(located[1], held_path):
+                    if not change.has_params or change.order <= built.order:
+                        continue
+                    if located[1] and covers(located[1], held_path):
                         if not story.rebuilt_after(model, change):
                             yield ctx.report(
                                 self, change.node,

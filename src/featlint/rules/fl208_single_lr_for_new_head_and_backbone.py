@@ -70,7 +70,7 @@ class SingleLrForNewHeadAndBackbone(Rule):
                     continue
                 heads = [
                     h for h in story.on(model, [EventKind.HEAD])
-                    if h.order < built.order and covers(path, h.located()[1]) and h.located()[1] != path  # type: ignore[index]
+                    if h.fresh and h.order < built.order and covers(path, h.located()[1]) and h.located()[1] != path  # type: ignore[index]
                 ]
                 pretrained = [
                     part for part in story.pretrained_parts(model, before=built)

@@ -66,7 +66,7 @@ class HeadNotOnDevice(Rule):
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
         for head in story.of(EventKind.HEAD):
-            if head.on_device:
+            if head.on_device or not head.has_params:
                 continue
             model, path = head.located()  # type: ignore[misc]
             moves = story.on(model, [EventKind.MOVE, EventKind.ESCAPE])

@@ -88,6 +88,6 @@ class PretrainedWeightsReinitialised(Rule):
     def _only_new_layers(story, model, path, event) -> bool:  # type: ignore[no-untyped-def]
         """Initialising a layer that was itself replaced after the weights were loaded."""
         for head in story.on(model, [EventKind.HEAD]):
-            if head.order < event.order and path and covers(head.located()[1], path):
+            if head.fresh and head.order < event.order and path and covers(head.located()[1], path):
                 return True
         return False

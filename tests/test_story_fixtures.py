@@ -1,0 +1,43 @@
+"""The model-story fixtures, linted with the exact findings marked in them (`# expect: FL201 FL502`).
+
+Each buggy fixture marks every finding on the line it is reported at; its clean twin marks none, so any
+finding there is a false alarm. Covers the module-level script, functions, a model inside the user's own
+nn.Module, the training loop in a function, and an argparse-driven script.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from featlint import lint_source
+from tests.conftest import REPO
+
+STORY = REPO / "fixtures" / "story"
+_EXPECT = re.compile(r"#\s*expect:\s*((?:FL\d{3}\s*)+)")
+
+
+def _expected(source: str) -> list[tuple[int, str]]:
+    found = []
+    for row, line in enumerate(source.splitlines(), start=1):
+        match = _EXPECT.search(line)
+        if match:
+            found.extend((row, code) for code in match.group(1).split())
+    return sorted(found)
+
+
+@pytest.mark.parametrize("path", sorted(STORY.glob("*.py")), ids=lambda p: p.name)
+def test_fixture_findings_are_exactly_the_marked_ones(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    found = sorted((d.start.row, d.code) for d in lint_source(source, path=str(path)))
+    assert found == _expected(source)
+
+
+def test_every_clean_fixture_has_a_buggy_twin() -> None:
+    buggy = {p.name.replace("_buggy", "") for p in STORY.glob("*_buggy.py")}
+    clean = {p.name.replace("_clean", "") for p in STORY.glob("*_clean.py")}
+    assert buggy == clean and len(buggy) >= 5
+    for name in clean:
+        assert _expected((STORY / name.replace(".py", "_clean.py")).read_text()) == []
