@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from featlint import __version__
+from featlint.lsp import DEFAULT_DEBOUNCE_MS
 
 if TYPE_CHECKING:
     from featlint.engine import InternalError
@@ -157,6 +158,25 @@ def _print_diff(fixing: FixRun, errors: Sequence[InternalError]) -> None:
     if errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if count else EXIT_CLEAN)
+
+
+@cli.command()
+@click.option("--debounce-ms", type=click.IntRange(0, 5000), default=DEFAULT_DEBOUNCE_MS, show_default=True,
+              help="Wait this long after the last change before linting a document.")
+def server(debounce_ms: int) -> None:
+    """Run the language server on stdio, for editors (needs `pip install 'featlint[lsp]'`)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pygls") is None:
+        click.echo(
+            "error: `featlint server` needs the language-server extra, which is not installed: "
+            "pip install 'featlint[lsp]'",
+            err=True,
+        )
+        sys.exit(EXIT_ERROR)
+    from featlint.lsp.server import serve
+
+    serve(debounce_ms)
 
 
 @cli.command()
