@@ -70,6 +70,8 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
 @click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what is left.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply the unsafe fixes too.")
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing (exit 1 if any).")
+@click.option("--runtime", is_flag=True,
+              help="Also run each script named (as `featlint run` does) and mark the findings it confirms.")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -86,6 +88,7 @@ def check(
     fix: bool,
     unsafe_fixes: bool,
     diff: bool,
+    runtime: bool,
 ) -> None:
     """Lint PATHS (files or directories; the current directory when none is given)."""
     from featlint.config import ConfigError, Overrides, SettingsResolver, parse_per_file_ignore
@@ -124,11 +127,15 @@ def check(
             _print_diff(fixing, result.errors)
         result, fixed = fixing.result, fixing.fixed
     diagnostics = result.diagnostics
+    sources = {f.path: f.source for f in result.files if f.diagnostics and f.source is not None}
+    if runtime:
+        from featlint.runtime.command import RunOptions, with_runtime
+
+        diagnostics, sources = with_runtime(diagnostics, paths, sources, RunOptions.defaults())
     if statistics:
         if diagnostics:
             click.echo(statistics_table(diagnostics))
     else:
-        sources = {f.path: f.source for f in result.files if f.diagnostics and f.source is not None}
         text = render(output_format, Report(diagnostics, sources, ALL_RULES, __version__, fixed=fixed))
         if text:
             click.echo(text)
@@ -143,6 +150,32 @@ def check(
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
+
+
+@cli.command(context_settings={"allow_interspersed_args": False})
+@click.argument("script", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Optimizer steps to watch before the script is stopped.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+              help="Seconds before the script is stopped and what it built is reported.")
+@click.option("--device", type=click.Choice(("cpu", "cuda", "meta")), default="cpu", show_default=True,
+              help="cpu/cuda: real values; meta: builds any model instantly, compares no values.")
+@click.option("--fake-data", is_flag=True, help="Replace torchvision datasets that cannot be loaded by random images.")
+@click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True,
+              envvar="FEATLINT_OUTPUT_FORMAT", help="How findings are printed.")
+@click.option("--show-params", is_flag=True, help="Print one line per parameter below the per-module table.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
+def run(
+    script: Path, script_args: tuple[str, ...], steps: int, timeout: float, device: str, fake_data: bool,
+    output_format: str, show_params: bool, exit_zero: bool,
+) -> None:
+    """Run SCRIPT (with SCRIPT_ARGS after `--`) in a child process and report what its first optimizer
+    steps really train (needs `pip install "featlint[runtime]"`)."""
+    from featlint.runtime.command import RunOptions, run_command
+
+    options = RunOptions(steps=steps, timeout=timeout, device=device, fake_data=fake_data)
+    sys.exit(run_command(script, script_args, options, output_format, show_params, exit_zero))
 
 
 def _print_diff(fixing: FixRun, errors: Sequence[InternalError]) -> None:

@@ -1,0 +1,164 @@
+"""What a runtime check found, in plain data: per-parameter rows, a per-module summary, the findings.
+
+Torch-free on purpose: the instrumented child process builds a :class:`Report` and sends it as JSON; the
+parent (`featlint run`, `featlint check --runtime`) rebuilds and prints it without importing torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from featlint.diagnostics import Diagnostic, Location, Severity
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamRow:
+    """One parameter as the run saw it; `got_grad`/`changed` are None where the run could not tell
+    (no training step happened, or values cannot be compared on the meta device)."""
+
+    name: str
+    shape: tuple[int, ...]
+    numel: int
+    requires_grad: bool
+    optimizer: int | None = None  # index of the optimizer holding it (in creation order), None: none does
+    group: int | None = None
+    lr: float | None = None
+    got_grad: bool | None = None
+    changed: bool | None = None
+
+    @property
+    def module(self) -> str:
+        """The top-level submodule the parameter belongs to (`layer4`, `fc`), the unit of the summary."""
+        return self.name.split(".", 1)[0] if "." in self.name else "(root)"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModuleRow:
+    """A top-level submodule's totals, in numbers of values (as torchinfo counts), not of tensors."""
+
+    module: str
+    kind: str
+    params: int
+    trainable: int
+    frozen: int
+    in_optimizer: int
+    got_grad: int | None
+    changed: int | None
+
+
+@dataclasses.dataclass
+class Report:
+    """The result of a runtime check; `assert not audit(model, optimizer).errors` is the test idiom."""
+
+    rows: list[ParamRow]
+    findings: list[Diagnostic]
+    module_kinds: dict[str, str] = dataclasses.field(default_factory=dict)  # top-level module -> class name
+    notes: list[str] = dataclasses.field(default_factory=list)  # what the reader must know (random weights...)
+    steps: int = 0  # optimizer steps observed
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.findings if d.severity is Severity.ERROR]
+
+    @property
+    def modules(self) -> list[ModuleRow]:
+        order: dict[str, list[ParamRow]] = {}
+        for row in self.rows:
+            order.setdefault(row.module, []).append(row)
+        return [self._module_row(name, rows) for name, rows in order.items()]
+
+    def _module_row(self, name: str, rows: Sequence[ParamRow]) -> ModuleRow:
+        def count(pick: Any) -> int | None:
+            if any(pick(r) is None for r in rows):
+                return None
+            return sum(r.numel for r in rows if pick(r))
+
+        return ModuleRow(
+            module=name,
+            kind=self.module_kinds.get(name, ""),
+            params=sum(r.numel for r in rows),
+            trainable=sum(r.numel for r in rows if r.requires_grad),
+            frozen=sum(r.numel for r in rows if not r.requires_grad),
+            in_optimizer=sum(r.numel for r in rows if r.optimizer is not None),
+            got_grad=count(lambda r: r.got_grad),
+            changed=count(lambda r: r.changed),
+        )
+
+    def table(self, parameters: bool = True) -> str:
+        """The per-module summary, then (with `parameters`) one line per parameter; numbers are values."""
+        modules = self.modules
+        lines = [_format_table(
+            ("module", "type", "params", "trainable", "frozen", "in optimizer", "got grad", "changed"),
+            [(m.module, m.kind, _n(m.params), _n(m.trainable), _n(m.frozen), _n(m.in_optimizer),
+              _n(m.got_grad), _n(m.changed)) for m in modules]
+            + [("total", "", _n(sum(m.params for m in modules)), _n(sum(m.trainable for m in modules)),
+                _n(sum(m.frozen for m in modules)), _n(sum(m.in_optimizer for m in modules)),
+                _total(m.got_grad for m in modules), _total(m.changed for m in modules))],
+        )]
+        if parameters:
+            lines.append("")
+            lines.append(_format_table(
+                ("parameter", "shape", "numel", "trainable", "optimizer", "lr", "got grad", "changed"),
+                [(r.name, "x".join(map(str, r.shape)) or "scalar", _n(r.numel), _yes(r.requires_grad),
+                  "-" if r.optimizer is None else f"{r.optimizer}/group {r.group}",
+                  "-" if r.lr is None else f"{r.lr:g}", _yes(r.got_grad), _yes(r.changed)) for r in self.rows],
+            ))
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "notes": list(self.notes),
+            "modules": [dataclasses.asdict(m) for m in self.modules],
+            "parameters": [dataclasses.asdict(r) for r in self.rows],
+            "module_kinds": dict(self.module_kinds),
+            "findings": [d.to_json() for d in self.findings],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        rows = [ParamRow(**{**r, "shape": tuple(r["shape"])}) for r in data["parameters"]]
+        return cls(rows, [diagnostic_from_json(d) for d in data["findings"]], dict(data["module_kinds"]),
+                   list(data["notes"]), data["steps"])
+
+
+def diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:
+    """The inverse of `Diagnostic.to_json` for the findings a runtime check makes (they carry no fix)."""
+    start, end = data["location"], data["end_location"]
+    return Diagnostic(
+        data["code"], data["name"], Severity(data["severity"]), data["message"], data["filename"],
+        Location(start["row"], start["column"]), Location(end["row"], end["column"]),
+    )
+
+
+def _n(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _total(values: Any) -> str:
+    values = list(values)
+    return "?" if any(v is None for v in values) else _n(sum(values))
+
+
+def _yes(value: bool | None) -> str:
+    return "?" if value is None else ("yes" if value else "no")
+
+
+def _format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    numeric = [i >= 2 for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).rjust(w) if numeric[i] else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
