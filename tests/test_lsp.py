@@ -213,6 +213,46 @@ async def test_a_broken_configuration_is_shown_and_the_defaults_apply(client: La
     assert any("FL999" in m.message and "pyproject.toml" in m.message for m in client.messages)
 
 
+async def test_saving_the_configuration_relints_open_documents(client: LanguageClient, project: Path):
+    uri = (project / "train.py").as_uri()
+    assert [d.code for d in await _open(client, project / "train.py", BUGGY)] == ["FL305", "FL101"]
+    config = project / "pyproject.toml"
+    config.write_text('[tool.featlint]\nignore = ["FL101"]\n')
+    published = client.wait_for_notification(PUBLISH)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=config.as_uri())
+    ))
+    params = await published
+    assert params.uri == uri and [d.code for d in params.diagnostics] == ["FL305"]
+
+
+# A server whose FL101 crashes on every file: the other rules' findings must still arrive.
+CRASHING = ClientServerConfig(
+    server_command=[sys.executable, "-c", (
+        "from featlint.rules.fl101_requires_grad_typo import RequiresGradTypo\n"
+        "def crash(self, ctx):\n    raise RuntimeError('boom')\n"
+        "RequiresGradTypo.check = crash\n"
+        "from featlint.lsp.server import serve\nserve(0)\n"
+    )],
+    server_env=SERVER.server_env,
+)
+
+
+@pytest_lsp.fixture(config=CRASHING)
+async def crashing_client(lsp_client: LanguageClient, project: Path):
+    await lsp_client.initialize_session(types.InitializeParams(capabilities=types.ClientCapabilities(),
+                                                               root_uri=project.as_uri()))
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_a_failing_rule_is_logged_and_the_server_keeps_serving(crashing_client: LanguageClient, project: Path):
+    client = crashing_client
+    assert [d.code for d in await _open(client, project / "train.py", BUGGY)] == ["FL305"]
+    assert any("FL101" in m.message and "boom" in m.message for m in client.log_messages)
+    published = await _change(client, (project / "train.py").as_uri(), 2, "x = (\n")
+    assert [d.code for d in published.diagnostics] == ["FL001"]
+
 # --- the pieces under the code actions, without a server ----------------------------------------------------
 
 
@@ -247,3 +287,14 @@ def test_text_edit_is_the_span_between_common_prefix_and_suffix(before: str, aft
     assert found is not None
     start, end = found.range.start, found.range.end
     assert ((start.line, start.character), (end.line, end.character), found.new_text) == edit
+
+
+def test_server_without_the_extra_says_how_to_install_it_and_exits_2() -> None:
+    import subprocess
+
+    # sys.modules[name] = None makes the import system report the package as not installed.
+    code = "import sys; sys.modules['pygls'] = None; from featlint.cli import main; main(['server'])"
+    done = subprocess.run([sys.executable, "-c", code], env=SERVER.server_env, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "pip install 'featlint[lsp]'" in done.stderr
