@@ -32,7 +32,7 @@ args = parser.parse_args()
 SCRIPT_BLOCK = '''
 
 def stage_{i}(loader, epochs=1):
-    model = models.resnet50(weights=None)
+    model = models.resnet50(weights="DEFAULT")
     for param in model.parameters():
         param.requires_grad = False
     model.fc = nn.Linear(model.fc.in_features, 10)

@@ -111,7 +111,7 @@ def test_statistics(featlint) -> None:
         (["--select", "FL101", "--select", "FL305"], {"FL101", "FL305"}),
         (["--ignore", "FL1"], {"FL305", "FL401"}),
         (["--select", "FL1", "--extend-select", "FL4"], {"FL101", "FL102", "FL104", "FL401"}),
-        (["--select", "ALL", "--ignore", "FL305,FL401"], {"FL101", "FL102", "FL104"}),
+        (["--select", "ALL", "--ignore", "FL305,FL401"], {"FL101", "FL102", "FL104", "FL208"}),
     ],
 )
 def test_selection(featlint, flags: list[str], codes: set[str]) -> None:

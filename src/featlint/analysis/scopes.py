@@ -116,7 +116,46 @@ def dotted_name(node: cst.BaseExpression) -> str | None:
     return None
 
 
-class _Collector(cst.CSTVisitor):
+# Field names that never hold anything the collector reads: whitespace, comments and punctuation.
+_SKIPPED_FIELDS = frozenset({
+    "lpar", "rpar", "comma", "semicolon", "colon", "equal", "dot", "star", "operator", "header", "footer",
+    "leading_lines", "lines_after_decorators", "newline", "lbracket", "rbracket", "lbrace", "rbrace",
+    "asynchronous", "whitespace_after_at",
+})
+_PLANS: dict[type, tuple[tuple[str, ...], str, str]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, ...], str, str]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        names = tuple(
+            f.name for f in dataclasses.fields(cls)
+            if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+        )
+        plan = _PLANS[cls] = (names, f"visit_{cls.__name__}", f"leave_{cls.__name__}")
+    return plan
+
+
+class _Collector:
+    """A visitor with libcst's `visit_<Node>`/`leave_<Node>` protocol, walked by hand: libcst's own
+    `visit` rebuilds and re-validates every node on the way back up, which costs more than the parse."""
+
+    def walk(self, node: cst.CSTNode) -> None:
+        names, visit_name, leave_name = _plan(type(node))
+        visit = getattr(self, visit_name, None)
+        if visit is None or visit(node) is not False:
+            for name in names:
+                value = getattr(node, name)
+                if isinstance(value, cst.CSTNode):
+                    self.walk(value)
+                elif isinstance(value, (tuple, list)):
+                    for item in value:
+                        if isinstance(item, cst.CSTNode):
+                            self.walk(item)
+        leave = getattr(self, leave_name, None)
+        if leave is not None:
+            leave(node)
+
     def __init__(self, module: cst.Module) -> None:
         self.scope = Scope("module", module, None)
         self.facts = ModuleFacts(self.scope, [], [], {}, {}, [])
@@ -147,10 +186,10 @@ class _Collector(cst.CSTVisitor):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self._bind(node.name.value, "def", node)
         for decorator in node.decorators:
-            decorator.visit(self)
+            self.walk(decorator)
         for param in (*node.params.params, *node.params.kwonly_params, *node.params.posonly_params):
             if param.default is not None:
-                param.default.visit(self)
+                self.walk(param.default)
         owner = self.scope.node if self.scope.kind == "class" else None
         scope = self._push("function", node)
         if isinstance(owner, cst.ClassDef):
@@ -159,14 +198,14 @@ class _Collector(cst.CSTVisitor):
             if positional:
                 scope.self_name = positional[0].name.value
         self._bind_params(node.params)
-        node.body.visit(self)
+        self.walk(node.body)
         self._pop()
         return False
 
     def visit_Lambda(self, node: cst.Lambda) -> bool:
         self._push("function", node)
         self._bind_params(node.params)
-        node.body.visit(self)
+        self.walk(node.body)
         self._pop()
         return False
 
@@ -181,22 +220,22 @@ class _Collector(cst.CSTVisitor):
     def _visit_comprehension(self, node: cst.BaseComp) -> bool:
         # The first iterable is evaluated in the enclosing scope; everything else in the comprehension's own.
         first = node.for_in
-        first.iter.visit(self)
+        self.walk(first.iter)
         self._push("comprehension", node)
         comp: cst.CompFor | None = first
         while comp is not None:
             if comp is not first:
-                comp.iter.visit(self)
+                self.walk(comp.iter)
             for name, path in _target_names(comp.target):
                 self._bind(name.value, "loop", comp, value=comp.iter, element=path, iterates=True)
             for condition in comp.ifs:
-                condition.visit(self)
+                self.walk(condition)
             comp = comp.inner_for_in
         if isinstance(node, cst.DictComp):
-            node.key.visit(self)
-            node.value.visit(self)
+            self.walk(node.key)
+            self.walk(node.value)
         else:
-            node.elt.visit(self)  # type: ignore[attr-defined]
+            self.walk(node.elt)  # type: ignore[attr-defined]
         self._pop()
         return False
 
@@ -335,5 +374,5 @@ def element_of(value: cst.BaseExpression | None, path: Sequence[int]) -> cst.Bas
 
 def collect(module: cst.Module) -> ModuleFacts:
     collector = _Collector(module)
-    module.visit(collector)
+    collector.walk(module)
     return collector.facts
