@@ -8,6 +8,7 @@ import ast
 import dataclasses
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
@@ -22,6 +23,9 @@ from featlint.rules.base import Rule
 from featlint.rules.fl001_unreadable_file import UnreadableFile
 from featlint.source import UnreadableSource, decode_source, read_source
 from featlint.suppression import parse_suppressions
+
+if TYPE_CHECKING:
+    from featlint.cache import Cache
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,6 +108,7 @@ def check_text(text: str, path: str, rules: Sequence[Rule], *, prefilter: bool =
         except Exception as error:  # noqa: BLE001
             result.errors.append(InternalError(path, rule.code, f"{type(error).__name__}: {error}"))
     if found:
+        found = list(dict.fromkeys(found))  # a function inlined at several calls reports its finding once
         suppressions = parse_suppressions(text, RULES_BY_CODE)
         result.warnings.extend(f"{path}: {warning}" for warning in suppressions.warnings)
         found = [d for d in found if not suppressions.suppresses(d)]
@@ -161,9 +166,16 @@ class RunResult:
 
 
 def run(
-    paths: Sequence[Path], resolver: SettingsResolver, *, force_exclude: bool = False
+    paths: Sequence[Path],
+    resolver: SettingsResolver,
+    *,
+    force_exclude: bool = False,
+    jobs: int = 1,
+    cache: Cache | None = None,
 ) -> RunResult:
-    """Discover the files under `paths` and lint each with the settings of its own nearest config."""
+    """Discover the files under `paths` and lint each with the settings of its own nearest config, in up to
+    `jobs` worker processes and through `cache` when given (parallel.py); results in discovery order."""
+    from featlint.parallel import Task, lint_files  # parallel.py builds on this module
 
     def filter_for(directory: Path) -> PathFilter:
         settings = resolver.for_directory(directory)
@@ -171,10 +183,8 @@ def run(
 
     discovered = discover(paths, filter_for=filter_for, force_exclude=force_exclude)
     cwd = resolver.cwd.absolute()
-    results = []
-    for path in discovered.files:
-        settings = resolver.for_file(path)
-        results.append(check_file(path, display_path(path, cwd), settings.rules_for(path)))
+    tasks = [Task(path, display_path(path, cwd), resolver.for_file(path).rules_for(path)) for path in discovered.files]
+    results = lint_files(tasks, jobs=jobs, cache=cache)
     warnings = list(discovered.warnings)
     for result in results:
         warnings.extend(result.warnings)

@@ -816,7 +816,9 @@ class Interpreter:
     def _named_call(self, call: cst.Call, name: str, args: list[object], frame: Frame) -> object:
         built = calls.model_call(self.names, call, frame.scope)
         if built is not None:
-            model = self._model("", call, builder=built.builder, pretrained=self._pretrained(call, built))
+            model = self._model(
+                "", call, builder=built.builder, pretrained=self._pretrained(call, built), library=True
+            )
             self._event(EventKind.BUILD, call, frame, Ref(model))
             return Ref(model)
         if name.startswith("torch.optim.") and not name.startswith(_NOT_OPTIMIZERS):

@@ -42,6 +42,9 @@ from featlint.analysis import torchvision as tv
 from featlint.analysis.scopes import Scope
 
 Path = tuple[str, ...]
+# A file without any of these cannot build a story (the interpreter needs a torch-family import): the
+# prefilter's tokens for every rule that reads the story.
+STORY_TOKENS = ("torch", "timm", "lightning")
 
 
 @dataclasses.dataclass(eq=False)
@@ -56,6 +59,7 @@ class Model:
     user_class: cst.ClassDef | None = None
     wrapped: Model | None = None  # for DataParallel / DistributedDataParallel
     from_parameter: bool = False  # the parameter of a function that is never called in this file
+    library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub)
     home: tuple[Model, Path] | None = None  # once assigned into another model
 
     def root(self, path: Path = ()) -> tuple[Model, Path]:
@@ -176,6 +180,11 @@ class Story:
         if model is None:
             return found
         return [e for e in found if e.model is not None and e.model.root()[0] is model]
+
+    def involves_pretrained_use(self, model: Model) -> bool:
+        """The model is, or contains, a library model (or is a function's parameter that may be one): the
+        transfer-learning setting. A module built only from the file's own layers is someone's design."""
+        return any(m.root()[0] is model and (m.library or m.from_parameter) for m in self.models)
 
     def pretrained_parts(self, model: Model, before: Event | None = None) -> list[Path]:
         """Paths inside `model` that hold pretrained weights: the model itself or a submodel built with

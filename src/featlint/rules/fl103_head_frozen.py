@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import Event, EventKind, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -46,11 +46,12 @@ class HeadFrozen(Rule):
     name = "head-frozen"
     severity = Severity.ERROR
     summary = "The whole model (or the new head) is frozen after the head was replaced: nothing trains"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.vgg16()\nm.classifier[6] = torch.nn.Linear(4096, 2)\n"
         "m.requires_grad_(False)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
-        "m.fc.weight.requires_grad = False\nm.fc.bias.requires_grad = False\n",
+        "m.fc.requires_grad_(False)\n",
     )
     silent = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
@@ -59,6 +60,9 @@ class HeadFrozen(Rule):
         "for name, p in m.named_parameters():\n    if not name.startswith('fc'):\n        p.requires_grad = False\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
         "m.layer1.requires_grad_(False)\n",
+        # one parameter of a layer kept fixed on purpose: the layer still trains
+        "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\nNet()\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -71,7 +75,7 @@ class HeadFrozen(Rule):
                 path = freeze.located()[1]  # type: ignore[index]
                 if freeze.order <= head.order or freeze.value is not False or freeze.conditional:
                     continue
-                if freeze.partial or not self._covers_head(path, head_path):
+                if freeze.partial or not covers(path, head_path):
                     continue
                 if self._re_enabled(story, freeze, head_path):
                     continue
@@ -81,11 +85,6 @@ class HeadFrozen(Rule):
                     "nothing trains; freeze before replacing the head, or re-enable the head afterwards",
                 )
                 break
-
-    @staticmethod
-    def _covers_head(freeze_path: tuple[str, ...], head_path: tuple[str, ...]) -> bool:
-        # Freezing `fc.weight` and `fc.bias` one by one: each is part of the head; report the first.
-        return covers(freeze_path, head_path) or covers(head_path, freeze_path)
 
     @staticmethod
     def _re_enabled(story: Story, freeze: Event, head_path: tuple[str, ...]) -> bool:

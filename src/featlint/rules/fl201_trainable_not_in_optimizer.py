@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import Event, EventKind, Params, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Params, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -46,6 +46,7 @@ class TrainableNotInOptimizer(Rule):
     name = "trainable-not-in-optimizer"
     severity = Severity.ERROR
     summary = "Layers replaced or unfrozen after the optimizer was built are never updated by it"
+    requires_tokens = STORY_TOKENS
     fires = (
         # unfreezing inside the epoch loop, optimizer built on the trainable parameters before it
         "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\n"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import Event, EventKind, Params, Story, covers
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Params, Story, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -49,6 +49,7 @@ class FrozenParamsInOptimizer(Rule):
     name = "frozen-params-in-optimizer"
     severity = Severity.WARNING
     summary = "Frozen parameters are handed to the optimizer unfiltered"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.layer1.requires_grad_(False)\n"
         "opt = torch.optim.Adam(m.parameters())\n",
@@ -75,6 +76,10 @@ class FrozenParamsInOptimizer(Rule):
         "    p.requires_grad = False\nm.fc = torch.nn.Linear(512, 2)\nparams = []\n"
         "for name, p in m.named_parameters():\n    if p.requires_grad:\n        params.append(p)\n"
         "opt = torch.optim.SGD(params, lr=0.001)\n",
+        # the user's own module keeps a parameter fixed by design
+        "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\n"
+        "net = Net()\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -86,6 +91,8 @@ class FrozenParamsInOptimizer(Rule):
                 if freeze is None:
                     continue
                 model, path = held.located()
+                if not story.involves_pretrained_use(model):
+                    continue  # a parameter kept fixed by the design of the user's own module
                 if story.frozen_at(model, path, built) is not None:
                     continue  # nothing it holds can train: FL203 says so
                 yield ctx.report(

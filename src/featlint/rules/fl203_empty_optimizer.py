@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind
+from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -49,6 +49,7 @@ class EmptyOptimizer(Rule):
     name = "empty-optimizer"
     severity = Severity.ERROR
     summary = "The optimizer can receive no trainable parameter: everything it gets was frozen"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.requires_grad_(False)\n"
         "opt = torch.optim.Adam(m.parameters())\n",

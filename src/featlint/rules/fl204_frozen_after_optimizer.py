@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, EventKind, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -47,6 +47,7 @@ class FrozenAfterOptimizer(Rule):
     name = "frozen-after-optimizer"
     severity = Severity.WARNING
     summary = "Parameters frozen after the optimizer holding them was built keep optimizer state and can drift"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
         "for epoch in range(10):\n    if epoch == 2:\n        for p in m.layer1.parameters():\n"
@@ -67,6 +68,8 @@ class FrozenAfterOptimizer(Rule):
             assert built.optimizer is not None
             for held in built.optimizer.holdings():
                 model, held_path = held.located()
+                if not story.involves_pretrained_use(model):
+                    continue
                 for freeze in story.on(model, [EventKind.FREEZE]):
                     path = freeze.located()[1]  # type: ignore[index]
                     if freeze.value is not False or freeze.order <= built.order or not overlaps(held_path, path):

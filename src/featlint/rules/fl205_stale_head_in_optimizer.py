@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind, covers
+from featlint.analysis.story import STORY_TOKENS, EventKind, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -43,6 +43,7 @@ class StaleHeadInOptimizer(Rule):
     name = "stale-head-in-optimizer"
     severity = Severity.ERROR
     summary = "The optimizer holds a layer that is replaced afterwards: it updates the discarded layer"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.vgg16()\n"
         "opt = torch.optim.Adam(m.classifier[6].parameters())\nm.classifier[6] = torch.nn.Linear(4096, 2)\n",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind
+from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -47,6 +47,7 @@ class ExhaustedParameterGenerator(Rule):
     name = "exhausted-parameter-generator"
     severity = Severity.ERROR
     summary = "A parameters() generator consumed once, then given to the optimizer: it is empty"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nparams = m.parameters()\n"
         "n = len(list(params))\nopt = torch.optim.SGD(params, lr=0.1)\n",

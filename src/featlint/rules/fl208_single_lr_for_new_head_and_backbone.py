@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind, covers
+from featlint.analysis.story import STORY_TOKENS, EventKind, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -49,6 +49,7 @@ class SingleLrForNewHeadAndBackbone(Rule):
     severity = Severity.INFO
     default_enabled = False
     summary = "One param group holds both the pretrained backbone and the new head"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.vgg16(weights='DEFAULT')\n"
         "m.classifier[6] = torch.nn.Linear(4096, 2)\nopt = torch.optim.Adam(m.parameters(), lr=1e-4)\n",

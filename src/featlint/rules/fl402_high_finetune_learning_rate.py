@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import Event, EventKind, Params, Story, covers
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Params, Story, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -51,6 +51,7 @@ class HighFinetuneLearningRate(Rule):
     name = "high-finetune-learning-rate"
     severity = Severity.WARNING
     summary = "A pretrained backbone optimized at a from-scratch learning rate"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\n"
         "opt = torch.optim.Adam(m.parameters(), lr=0.01)\n",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind, covers
+from featlint.analysis.story import STORY_TOKENS, EventKind, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -44,6 +44,7 @@ class HeadNotOnDevice(Rule):
     name = "head-not-on-device"
     severity = Severity.ERROR
     summary = "A layer assigned after the model moved to a device stays on the CPU"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\ndevice = torch.device('cuda' if torch.cuda.is_available() else 'cpu')\n"
         "m = torchvision.models.resnet18().to(device)\nm.fc = torch.nn.Linear(512, 2)\n",

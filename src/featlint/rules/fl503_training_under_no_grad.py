@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind
+from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -45,6 +45,7 @@ class TrainingUnderNoGrad(Rule):
     name = "training-under-no-grad"
     severity = Severity.ERROR
     summary = "backward() on a loss computed with gradients disabled"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch\nimport torch.nn.functional as F\n@torch.no_grad()\ndef step(model, x, y):\n"
         "    loss = F.cross_entropy(model(x), y)\n    loss.backward()\n",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind
+from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -43,6 +43,7 @@ class HeadOnParallelWrapper(Rule):
     name = "head-on-parallel-wrapper"
     severity = Severity.ERROR
     summary = "A head assigned on a DataParallel/DDP wrapper is never called"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nfrom torch.nn.parallel import DistributedDataParallel as DDP\n"
         "m = torchvision.models.resnet50()\nm = DDP(m)\nm.fc = torch.nn.Linear(2048, 3)\n",

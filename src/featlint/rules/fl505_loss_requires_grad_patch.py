@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind
+from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -47,6 +47,7 @@ class LossRequiresGradPatch(Rule):
     name = "loss-requires-grad-patch"
     severity = Severity.ERROR
     summary = "requires_grad forced on a loss hides that nothing upstream trains"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch.nn.functional as F\ndef step(model, x, y):\n    loss = F.cross_entropy(model(x), y)\n"
         "    loss.requires_grad_()\n    loss.backward()\n",

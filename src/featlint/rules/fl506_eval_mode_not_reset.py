@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import Event, EventKind, Story
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -50,6 +50,7 @@ class EvalModeNotReset(Rule):
     name = "eval-mode-not-reset"
     severity = Severity.WARNING
     summary = "model.eval() in the epoch loop without model.train() before the next training step"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch\ndef fit(model, loss_fn, loader):\n    model.train()\n    for epoch in range(3):\n"
         "        for x, y in loader:\n            loss_fn(model(x), y).backward()\n"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind
+from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -43,6 +43,7 @@ class UncheckedNonStrictLoad(Rule):
     name = "unchecked-non-strict-load"
     severity = Severity.WARNING
     summary = "load_state_dict(strict=False) whose missing/unexpected keys are ignored"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch\nstate = torch.load('w.pth')\nnet = build()\nnet.load_state_dict(state, strict=False)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\n_ = m.load_state_dict({}, False)\n",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind, covers
+from featlint.analysis.story import STORY_TOKENS, EventKind, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -52,6 +52,7 @@ class PretrainedWeightsReinitialised(Rule):
     name = "pretrained-weights-reinitialised"
     severity = Severity.WARNING
     summary = "A re-initialisation overwrites the pretrained weights"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nclass Net(torch.nn.Module):\n    def __init__(self):\n"
         "        super().__init__()\n        self.backbone = torchvision.models.resnet18(weights='DEFAULT')\n"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import EventKind, overlaps
+from featlint.analysis.story import STORY_TOKENS, EventKind, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -45,6 +45,7 @@ class FrozenRandomBackbone(Rule):
     name = "frozen-random-backbone"
     severity = Severity.WARNING
     summary = "A backbone built without pretrained weights is frozen: the head trains on random features"
+    requires_tokens = STORY_TOKENS
     fires = (
         "import torchvision\nm = torchvision.models.vgg16(pretrained=False)\nm.features.requires_grad_(False)\n",
         "from torchvision import models\nm = models.get_model('resnet18', weights=None)\n"
