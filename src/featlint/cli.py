@@ -72,6 +72,10 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing (exit 1 if any).")
 @click.option("--runtime", is_flag=True,
               help="Also run each script named (as `featlint run` does) and mark the findings it confirms.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
+              help="Lint in N processes at once.  [default: the number of CPUs]")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the result cache (.featlint_cache/ at the project root).")
 def check(
     paths: tuple[Path, ...],
     output_format: str,
@@ -89,11 +93,15 @@ def check(
     unsafe_fixes: bool,
     diff: bool,
     runtime: bool,
+    jobs: int | None,
+    no_cache: bool,
 ) -> None:
     """Lint PATHS (files or directories; the current directory when none is given)."""
     from featlint.config import ConfigError, Overrides, SettingsResolver, parse_per_file_ignore
+    from featlint.cache import Cache
     from featlint.engine import run
     from featlint.outputs import Report, render
+    from featlint.parallel import default_jobs
     from featlint.outputs.summary import statistics as statistics_table
     from featlint.outputs.summary import summary_line
     from featlint.rules import ALL_RULES
@@ -110,7 +118,9 @@ def check(
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: no such configuration file")
         resolver = SettingsResolver(overrides, config_file)
-        result = run(list(paths) or [Path(".")], resolver, force_exclude=force_exclude)
+        cache = None if no_cache else Cache.at_project_root(resolver.for_directory(resolver.cwd).root)
+        result = run(list(paths) or [Path(".")], resolver, force_exclude=force_exclude,
+                     jobs=jobs or default_jobs(), cache=cache)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 

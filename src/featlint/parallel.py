@@ -1,0 +1,143 @@
+"""Lint many files: through the result cache first, then in worker processes, with results in input order.
+
+libcst parses in Python-visible objects under the GIL, so only processes give parallelism. Workers are
+started with "spawn" on every platform (no fork of a parent that may hold threads, as in the language
+server; the same behaviour on Linux, macOS and Windows) and each lints whole files, returning plain
+picklable results. Small runs stay in the calling process: starting a worker costs about as much as linting
+a dozen files. Files are handed out largest first so that one big file does not finish last on its own.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import multiprocessing
+import os
+import signal
+from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from featlint.cache import Cache, Entry
+from featlint.engine import FileResult, InternalError, check_file, check_text
+from featlint.rules.base import Rule
+from featlint.source import UnreadableSource, decode_source
+
+# Each worker must have at least this many files to lint, or starting it costs more than it saves.
+FILES_PER_WORKER = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    path: Path
+    display: str  # the path as findings name it
+    rules: Sequence[Rule]
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (a container's or taskset's limit, not the machine's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def _finished(result: FileResult) -> FileResult:
+    # The text is kept only where findings are rendered or fixed; a run over a large tree keeps no sources.
+    if not result.diagnostics:
+        result.source = None
+    return result
+
+
+def _read(task: Task) -> tuple[bytes, str] | None:
+    """The file's bytes and text; None when it cannot be read or decoded (check_file reports that as FL001)."""
+    try:
+        data = task.path.read_bytes()
+        return data, decode_source(data)
+    except (OSError, UnreadableSource):
+        return None
+
+
+def _cached(task: Task, cache: Cache, data: bytes, text: str) -> tuple[str, FileResult | None]:
+    key = cache.key(data, task.display, task.rules)
+    entry = cache.load(key)
+    if entry is None:
+        return key, None
+    return key, _finished(FileResult(task.display, entry.diagnostics, [], entry.warnings, text))
+
+
+def from_cache(task: Task, cache: Cache) -> FileResult | None:
+    """The stored result of an unchanged file, or None."""
+    read = _read(task)
+    return _cached(task, cache, *read)[1] if read is not None else None
+
+
+def lint_file(task: Task, cache: Cache | None = None) -> FileResult:
+    """One file, end to end: what a worker does, and what the calling process does for a small run."""
+    read = _read(task)
+    if read is None:
+        return _finished(check_file(task.path, task.display, task.rules))
+    data, text = read
+    key = None
+    if cache is not None:
+        key, hit = _cached(task, cache, data, text)
+        if hit is not None:
+            return hit
+    result = check_text(text, task.display, task.rules)
+    if key is not None and not result.errors:
+        cache.store(key, Entry(result.diagnostics, result.warnings))
+    return _finished(result)
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C reaches the whole process group; the parent alone handles it, so workers print no tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _size(task: Task) -> int:
+    try:
+        return task.path.stat().st_size
+    except OSError:
+        return 0
+
+
+def lint_files(tasks: Sequence[Task], *, jobs: int = 1, cache: Cache | None = None) -> list[FileResult]:
+    """Every task's result, in the order of `tasks`, whatever `jobs` is."""
+    results: list[FileResult | None] = [None] * len(tasks)
+    pending = []
+    for index, task in enumerate(tasks):
+        hit = from_cache(task, cache) if cache is not None else None
+        if hit is None:
+            pending.append(index)
+        else:
+            results[index] = hit
+    workers = min(jobs, len(pending) // FILES_PER_WORKER)
+    if workers <= 1:
+        for index in pending:
+            results[index] = lint_file(tasks[index], cache)
+    else:
+        _lint_in_workers(tasks, sorted(pending, key=lambda i: -_size(tasks[i])), workers, cache, results)
+    return [result for result in results if result is not None]
+
+
+def _failed(task: Task, message: str) -> FileResult:
+    return FileResult(task.display, errors=[InternalError(task.display, None, message)])
+
+
+def _lint_in_workers(
+    tasks: Sequence[Task], order: list[int], workers: int, cache: Cache | None, results: list[FileResult | None]
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    try:
+        futures = {index: executor.submit(lint_file, tasks[index], cache) for index in order}
+        for index, future in futures.items():
+            try:
+                results[index] = future.result()
+            except BrokenProcessPool:
+                results[index] = _failed(tasks[index], "the worker process linting it stopped (rerun with --jobs 1)")
+            except Exception as error:  # noqa: BLE001 - one file must never stop the run
+                results[index] = _failed(tasks[index], f"{type(error).__name__}: {error}")
+    except BaseException:
+        executor.shutdown(wait=False, cancel_futures=True)
+        raise
+    executor.shutdown()
