@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,7 +15,11 @@ from featlint.engine import FileResult, check_text
 from featlint.fixes import apply_fixes, fix_text, parses, unified_diff
 from featlint.outputs.summary import summary_line
 from featlint.rules import ALL_RULES
+from featlint.rules.base import Rule
 from tests.conftest import REPO
+
+if TYPE_CHECKING:
+    from featlint.context import FileContext
 
 BUGGY = REPO / "fixtures" / "buggy" / "finetune_resnet.py"
 # A fixed selection: these tests are about the fix machinery, and must not change as rules are added.
@@ -230,3 +236,24 @@ def test_fix_respects_the_configured_selection(featlint, buggy_copy: Path) -> No
     done = featlint(["check", "--fix", "train.py"], cwd=buggy_copy.parent)
     assert "pretrained=True" in buggy_copy.read_text()
     assert done.stderr.strip().endswith("Found 4 problems (3 fixed, 1 remaining: 1 warning).")
+
+
+class _Flip(Rule):
+    """A rule whose fix turns `a` into `b` and `b` into `a`: two fixes that undo each other."""
+
+    code = "FL990"
+    name = "flip"
+    severity = Severity.ERROR
+    summary = "flips a name"
+    fixable = True
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        target = ctx.module.body[0].body[0].targets[0].target
+        yield ctx.report(self, target, "flip", edits=[ctx.replace(target, "b" if target.value == "a" else "a")])
+
+
+def test_fixes_that_undo_each_other_stop_with_a_warning() -> None:
+    rules = [_Flip()]
+    outcome = fix_text(check_text("a = 1\n", "t.py", rules), rules)
+    assert (outcome.after, outcome.fixed) == ("b = 1\n", 1)
+    assert outcome.warnings == ["t.py: two fixes undo each other; stopped after 1 fixed"]

@@ -151,6 +151,9 @@ def fix_text(first: FileResult, rules: Sequence[Rule], *, unsafe: bool = False) 
         new_text, count = apply_fixes(text, result.diagnostics, unsafe=unsafe)
         if count == 0 or new_text == text:
             break
+        if new_text in seen:
+            warnings.append(f"{first.path}: two fixes undo each other; stopped after {fixed} fixed")
+            break
         if not parses(new_text):
             codes = sorted({d.code for d in result.diagnostics if is_applicable(d, unsafe)})
             warnings.append(
@@ -160,9 +163,6 @@ def fix_text(first: FileResult, rules: Sequence[Rule], *, unsafe: bool = False) 
             break
         text, fixed = new_text, fixed + count
         result = check_text(text, first.path, rules)
-        if text in seen:
-            warnings.append(f"{first.path}: the fixes undo each other; stopped after {fixed} edits")
-            break
         seen.add(text)
     else:
         if any(is_applicable(d, unsafe) for d in result.diagnostics):
