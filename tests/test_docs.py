@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import re
+import shlex
+
 from featlint.docs import rules_reference, with_rule_table
 
 from .conftest import REPO
@@ -14,3 +17,15 @@ def test_rules_reference_is_up_to_date() -> None:
     assert (REPO / "docs" / "rules.md").read_text(encoding="utf-8") == rules_reference(), (
         "run `python scripts/gen_docs.py`"
     )
+
+
+_EXAMPLE = re.compile(r"<!-- example-output:start -->\n```text\n\$ featlint (?P<args>[^\n]*)\n(?P<output>.*?)```", re.S)
+
+
+def test_readme_example_outputs_are_the_real_output(featlint) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    examples = list(_EXAMPLE.finditer(readme))
+    assert len(examples) >= 2
+    for example in examples:
+        done = featlint(shlex.split(example.group("args")))
+        assert (done.stdout + done.stderr).strip() == example.group("output").strip()
