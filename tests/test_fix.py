@@ -145,12 +145,18 @@ def test_a_finding_suppressed_by_noqa_is_not_fixed() -> None:
     assert _fix(text) == (text, 0, [])
 
 
-def test_a_pass_whose_result_does_not_parse_is_not_applied() -> None:
-    text = "x = 1\n"
+def test_a_fix_whose_result_does_not_parse_is_not_applied_and_does_not_block_others() -> None:
+    text = "x = 1\ny = 2\n"
     broken = _diagnostic("FL990", 1, (_edit("x = (", (1, 1), (1, 6)),))
     outcome = fix_text(FileResult("t.py", [broken], source=text), RULES)
     assert (outcome.after, outcome.fixed, outcome.changed) == (text, 0, False)
-    assert outcome.warnings and "does not parse" in outcome.warnings[0]
+    assert outcome.warnings == [
+        "t.py: the fixes of FL990 would leave code that does not parse and were not applied "
+        "(please report this as a featlint bug)"
+    ]
+    good = _diagnostic("FL991", 2, (_edit("z", (2, 1), (2, 2)),))
+    outcome = fix_text(FileResult("t.py", [broken, good], source=text), RULES)
+    assert (outcome.after, outcome.fixed, len(outcome.warnings)) == ("x = 1\nz = 2\n", 1, 1)
 
 
 def test_unified_diff_is_a_patch() -> None:

@@ -148,18 +148,24 @@ def fix_text(first: FileResult, rules: Sequence[Rule], *, unsafe: bool = False) 
     warnings: list[str] = []
     seen = {original}
     for _ in range(MAX_PASSES):
-        new_text, count = apply_fixes(text, result.diagnostics, unsafe=unsafe)
+        candidates = [d for d in result.diagnostics if is_applicable(d, unsafe)]
+        new_text, count = apply_fixes(text, candidates, unsafe=unsafe)
+        if count and not parses(new_text):
+            # One rule's broken fix must not block the others: keep the fixes that parse on their own.
+            broken = [d for d in candidates if not parses(apply_fixes(text, [d], unsafe=unsafe)[0])]
+            codes = ", ".join(sorted({d.code for d in broken})) or "several rules"
+            warnings.append(
+                f"{first.path}: the fixes of {codes} would leave code that does not parse and were not applied "
+                "(please report this as a featlint bug)"
+            )
+            candidates = [d for d in candidates if d not in broken]
+            new_text, count = apply_fixes(text, candidates, unsafe=unsafe) if broken else (text, 0)
+            if not parses(new_text):
+                break
         if count == 0 or new_text == text:
             break
         if new_text in seen:
             warnings.append(f"{first.path}: two fixes undo each other; stopped after {fixed} fixed")
-            break
-        if not parses(new_text):
-            codes = sorted({d.code for d in result.diagnostics if is_applicable(d, unsafe)})
-            warnings.append(
-                f"{first.path}: the fixes for {', '.join(codes)} would leave code that does not parse; "
-                "they were not applied (please report this as a featlint bug)"
-            )
             break
         text, fixed = new_text, fixed + count
         result = check_text(text, first.path, rules)
