@@ -821,6 +821,11 @@ class Interpreter:
             )
             self._event(EventKind.BUILD, call, frame, Ref(model))
             return Ref(model)
+        if name == "timm.create_model":
+            flag = calls.keyword(call, "pretrained")
+            model = self._model("", call, pretrained=calls.bool_literal(flag.value) if flag else False, library=True)
+            self._event(EventKind.BUILD, call, frame, Ref(model))
+            return Ref(model)
         if name.startswith("torch.optim.") and not name.startswith(_NOT_OPTIMIZERS):
             klass = name.rsplit(".", 1)[-1]
             if klass[:1].isupper() and klass != "Optimizer":
