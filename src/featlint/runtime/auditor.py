@@ -7,6 +7,7 @@ exactly as it was: values, gradients, optimizer state, train/eval modes.
 
 from __future__ import annotations
 
+import collections
 import copy
 import sys
 from collections.abc import Callable, Sequence
@@ -63,12 +64,27 @@ def _private_copy(
     model: nn.Module, optimizers: list[torch.optim.Optimizer], device: torch.device
 ) -> tuple[nn.Module, list[torch.optim.Optimizer]]:
     model_copy, optimizers_copy = copy.deepcopy((model, optimizers))
-    model_copy.to(device)  # in place: the copied optimizers keep pointing at the same Parameter objects
+    for original, copied in zip(model.parameters(), model_copy.parameters()):
+        if original.grad is not None:
+            # deepcopy leaves gradients behind. Where the user's parameter has one, the copy gets a zero
+            # tensor, as the next step sees it after `zero_grad(set_to_none=False)`: an optimizer still steps
+            # with it (momentum, weight decay), which it does not with None.
+            copied.grad = torch.zeros_like(original.grad)
+    before = dict(model_copy.named_parameters())
+    model_copy.to(device)
+    # Moving between devices of different kinds (cpu -> meta, cpu -> cuda) makes new Parameter objects: the
+    # copied optimizers must hold those, with their state moved along.
+    renamed = {id(before[name]): param for name, param in model_copy.named_parameters()}
     for optimizer in optimizers_copy:
-        for state in optimizer.state.values():
-            for key, value in state.items():
-                if isinstance(value, torch.Tensor) and key != "step":
-                    state[key] = value.to(device)
+        for group in optimizer.param_groups:
+            group["params"] = [renamed.get(id(p), p) for p in group["params"]]
+        state = {}
+        for param, values in optimizer.state.items():
+            state[renamed.get(id(param), param)] = {
+                key: value.to(device) if isinstance(value, torch.Tensor) and key != "step" else value
+                for key, value in values.items()
+            }
+        optimizer.state = collections.defaultdict(dict, state)
     return model_copy, optimizers_copy
 
 
@@ -88,8 +104,6 @@ def _step(
     values = device.type != "meta"
     if not values:
         notes.append("meta device: parameter values were not compared (run on cpu or cuda for FL702/FL703)")
-    for param in by_name.values():
-        param.grad = None
     params_before = collect.snapshot(by_name)
     batchnorms = collect.frozen_batchnorm_buffers(models)
     batchnorms_before = collect.snapshot(batchnorms)
@@ -99,6 +113,7 @@ def _step(
         steps=0, values_compared=values, forward_site=site, step_site=site, fallback=site,
     )
     got_grad = changed = None
+    reached: set[int] = set()
     stack = collect.LayerStack()
     try:
         with stack.watching(model):
@@ -109,11 +124,12 @@ def _step(
         observation.forward_error = collect.forward_error(layer, failed_module, failed_inputs, error)
     else:
         loss = loss_fn(output) if loss_fn is not None else default_loss(output)
-        if loss.requires_grad:
-            loss.backward()
-        else:
-            notes.append("the loss does not require grad: no parameter that the forward used is trainable")
-        got_grad = {id(p): p.grad is not None for p in by_name.values()}
+        with collect.gradient_flow(by_name.values(), reached):
+            if loss.requires_grad:
+                loss.backward()
+            else:
+                notes.append("the loss does not require grad: no parameter that the forward used is trainable")
+        got_grad = {id(p): id(p) in reached for p in by_name.values()}
         observation.changed_batchnorms = collect.changed_layers(collect.differs(batchnorms_before, batchnorms))
         for optimizer in optimizers:
             optimizer.step()

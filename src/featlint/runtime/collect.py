@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -164,6 +164,21 @@ def forward_error(layer: str, module: nn.Module, inputs: object, error: BaseExce
 def _short_repr(module: nn.Module) -> str:
     extra = module.extra_repr()
     return f"{type(module).__name__}({extra})" if extra and len(extra) < 80 else type(module).__name__
+
+
+@contextlib.contextmanager
+def gradient_flow(params: Iterable[nn.Parameter], reached: set[int]) -> Iterator[None]:
+    """Record in `reached` the id of every parameter a gradient flows into while the block runs: exact even
+    where a stale zero gradient from an earlier step is already there."""
+    handles = [
+        param.register_hook(lambda grad, key=id(param): reached.add(key))
+        for param in params if param.requires_grad
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 class LayerStack:

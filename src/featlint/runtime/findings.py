@@ -159,8 +159,9 @@ def _frozen_in_optimizer(obs: Observation) -> Iterable[Diagnostic]:
     held = [r for r in obs.rows if not r.requires_grad and r.optimizer is not None]
     if held:
         yield _diagnostic("FL202", _optimizer_site(obs), (
-            f"{_count(len(held), 'frozen parameter')} ({_names([r.name for r in held])}) {_are(len(held))} in the optimizer: they "
-            "cost optimizer state and start training silently if unfrozen; pass only trainable parameters, "
+            f"{_count(len(held), 'frozen parameter')} ({_names([r.name for r in held])}) {_are(len(held))} in the optimizer: it "
+            "keeps state for frozen parameters and trains them silently if they are unfrozen later; pass only "
+            "trainable parameters, "
             "e.g. `filter(lambda p: p.requires_grad, model.parameters())`"))
 
 

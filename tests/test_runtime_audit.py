@@ -1,0 +1,170 @@
+"""`featlint.runtime.audit` used the way a user's own test suite would use it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+nn = torch.nn
+
+from featlint.diagnostics import Diagnostic  # noqa: E402
+from featlint.runtime import audit  # noqa: E402
+
+IMAGES = (2, 3, 32, 32)
+
+
+def _small(classes: int = 2):
+    """A tiny convolutional model: what audit checks does not depend on the size."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, classes)
+    )
+
+
+def _codes(report) -> set[str]:
+    return {d.code for d in report.findings}
+
+
+def _linear_probe():
+    model = torchvision.models.resnet18(weights=None)
+    for param in model.parameters():
+        param.requires_grad = False
+    model.fc = nn.Linear(model.fc.in_features, 3)
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+    return model, torch.optim.SGD(model.fc.parameters(), lr=0.01, momentum=0.9)
+
+
+def test_a_correct_linear_probe_has_no_errors_and_rows_say_what_trains() -> None:
+    model, optimizer = _linear_probe()
+    report = audit(model, optimizer, torch.randn(*IMAGES))
+    assert not report.errors
+    assert report.findings == []
+    rows = {row.name: row for row in report.rows}
+    head = rows["fc.weight"]
+    assert (head.requires_grad, head.optimizer, head.group, head.lr, head.got_grad, head.changed) == (
+        True, 0, 0, 0.01, True, True)
+    assert head.shape == (3, 512) and head.numel == 1536
+    backbone = rows["layer4.1.conv2.weight"]
+    assert (backbone.requires_grad, backbone.optimizer, backbone.got_grad, backbone.changed) == (
+        False, None, False, False)
+    modules = {m.module: m for m in report.modules}
+    assert modules["fc"].trainable == modules["fc"].in_optimizer == modules["fc"].got_grad == 1539
+    assert modules["layer4"].trainable == 0 and modules["layer4"].frozen == modules["layer4"].params > 0
+
+
+def test_the_users_model_optimizer_and_random_state_are_left_exactly_as_they_were() -> None:
+    model = _small()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(*IMAGES)).sum().backward()
+    optimizer.step()
+    model[1].eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    optimizer_state = {k: v["momentum_buffer"].clone() for k, v in optimizer.state.items()}
+    modes = [m.training for m in model.modules()]
+    rng = torch.get_rng_state()
+    audit(model, optimizer)
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+    assert all(torch.equal(grads[n], p.grad) for n, p in model.named_parameters())
+    assert all(torch.equal(optimizer_state[p], optimizer.state[p]["momentum_buffer"]) for p in optimizer_state)
+    assert [m.training for m in model.modules()] == modes
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_optimizer_built_before_the_head_is_fl201_and_frozen_params_in_it_fl202() -> None:
+    model = torchvision.models.resnet18(weights=None)
+    for param in model.parameters():
+        param.requires_grad = False
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.fc = nn.Linear(512, 2)
+    report = audit(model, optimizer, torch.randn(*IMAGES))
+    assert {"FL201", "FL202", "FL203"} <= _codes(report)
+    fl201 = next(d for d in report.findings if d.code == "FL201")
+    assert "`fc.weight`" in fl201.message and fl201.path == __file__
+    assert {d.code for d in report.errors} >= {"FL201", "FL203"}
+
+
+def test_a_head_the_forward_never_calls_gets_no_gradient_fl701() -> None:
+    model = torchvision.models.mobilenet_v3_small(weights=None)
+    model.fc = nn.Linear(1024, 10)
+    report = audit(model, torch.optim.SGD(model.parameters(), lr=0.01), torch.randn(*IMAGES))
+    assert [d.code for d in report.errors] == ["FL701"]
+    assert "`fc`" in report.errors[0].message
+    fixed = torchvision.models.mobilenet_v3_small(weights=None)
+    fixed.classifier[3] = nn.Linear(1024, 10)
+    assert not audit(fixed, torch.optim.SGD(fixed.parameters(), lr=0.01), torch.randn(*IMAGES)).findings
+
+
+def test_a_layer_frozen_after_its_optimizer_stepped_with_momentum_moves_fl702() -> None:
+    def trained(freeze_zero_grads: bool):
+        model = _small()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        model(torch.randn(*IMAGES)).sum().backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=not freeze_zero_grads)
+        model[0].requires_grad_(False)
+        return model, optimizer
+
+    assert "FL702" in _codes(audit(*trained(True), torch.randn(*IMAGES)))
+    assert "FL702" not in _codes(audit(*trained(False), torch.randn(*IMAGES)))
+
+
+def test_frozen_batchnorm_in_train_mode_fl703_and_not_in_eval_mode() -> None:
+    model = _small()
+    model[:2].requires_grad_(False)
+    optimizer = torch.optim.SGD(model[5].parameters(), lr=0.01)
+    warnings = [d for d in audit(model, optimizer, torch.randn(*IMAGES)).findings if d.code == "FL703"]
+    assert len(warnings) == 1 and "`1`" in warnings[0].message
+    model[1].eval()
+    assert audit(model, optimizer, torch.randn(*IMAGES)).findings == []
+
+
+def test_a_failing_forward_names_the_layer_and_its_sizes_fl704() -> None:
+    model = torchvision.models.resnet18(weights=None)
+    model.fc = nn.Linear(2048, 10)
+    report = audit(model, torch.optim.SGD(model.parameters(), lr=0.01), torch.randn(*IMAGES))
+    [failure] = report.errors
+    assert failure.code == "FL704"
+    assert "`fc`" in failure.message and "2x512" in failure.message and "2048 input features" in failure.message
+    assert all(row.got_grad is None for row in report.rows)
+
+
+def test_without_an_input_one_is_made_from_the_architecture() -> None:
+    inception = torchvision.models.inception_v3(weights=None, init_weights=False, aux_logits=True)
+    report = audit(inception, torch.optim.SGD(inception.parameters(), lr=0.01), device="meta")
+    assert not report.errors  # 299x299 and the InceptionOutputs tuple both handled
+    assert report.rows and all(row.got_grad for row in report.rows if row.requires_grad)
+
+
+def test_meta_device_checks_structure_without_comparing_values() -> None:
+    with torch.device("meta"):
+        model = torchvision.models.resnet18(weights=None)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.fc = nn.Linear(512, 2, device="meta")
+    report = audit(model, optimizer)
+    assert "FL201" in _codes(report)
+    assert all(row.changed is None for row in report.rows)
+    assert any("meta" in note for note in report.notes)
+
+
+def test_report_table_and_json_are_readable_and_round_trip() -> None:
+    model, optimizer = _linear_probe()
+    report = audit(model, optimizer, torch.randn(*IMAGES))
+    table = report.table()
+    assert "in optimizer" in table and "fc.weight" in table and "layer4" in table
+    data = json.loads(report.to_json())
+    assert {p["name"] for p in data["parameters"]} == {r.name for r in report.rows}
+    assert all(isinstance(d, Diagnostic) for d in report.findings)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_audit_on_cuda_finds_the_unused_head() -> None:
+    model = torchvision.models.mobilenet_v3_small(weights=None)
+    model.fc = nn.Linear(1024, 10)
+    report = audit(model, torch.optim.SGD(model.parameters(), lr=0.01), device="cuda")
+    assert "FL701" in _codes(report)
+    assert next(model.parameters()).device.type == "cpu"  # the user's model did not move
