@@ -9,13 +9,10 @@ a dozen files. Files are handed out largest first so that one big file does not 
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import multiprocessing
 import os
 import signal
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from featlint.cache import Cache, Entry
@@ -126,8 +123,13 @@ def _failed(task: Task, message: str) -> FileResult:
 def _lint_in_workers(
     tasks: Sequence[Task], order: list[int], workers: int, cache: Cache | None, results: list[FileResult | None]
 ) -> None:
+    # Imported here: a run of a few files (an editor, pre-commit) never pays for the pool machinery.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     context = multiprocessing.get_context("spawn")
-    executor = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
     try:
         futures = {index: executor.submit(lint_file, tasks[index], cache) for index in order}
         for index, future in futures.items():
