@@ -169,6 +169,14 @@ def decode_entry(key: str, text: str) -> Entry | None:
 @dataclasses.dataclass(frozen=True)
 class Cache:
     directory: Path  # <root>/.featlint_cache
+    # settings_fingerprint by rule list: a run shares one list among all files with the same settings.
+    # The list is kept with its fingerprint, so its id cannot be reused by another list during the run.
+    _settings: dict[int, tuple[Sequence[Rule], str]] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def __reduce__(self) -> tuple[type[Cache], tuple[Path]]:
+        return (Cache, (self.directory,))  # a worker gets the location, not this process's memo
 
     @classmethod
     def at_project_root(cls, root: Path) -> Cache:
@@ -177,7 +185,9 @@ class Cache:
 
     def key(self, data: bytes, display: str, rules: Sequence[Rule]) -> str:
         digest = hashlib.blake2b(digest_size=20)
-        for part in (code_fingerprint(), display, settings_fingerprint(rules)):
+        if id(rules) not in self._settings:
+            self._settings[id(rules)] = (rules, settings_fingerprint(rules))
+        for part in (code_fingerprint(), display, self._settings[id(rules)][1]):
             digest.update(part.encode("utf-8", "surrogateescape"))
             digest.update(b"\0")
         digest.update(data)

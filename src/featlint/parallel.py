@@ -45,40 +45,46 @@ def _finished(result: FileResult) -> FileResult:
     return result
 
 
-def _read(task: Task) -> tuple[bytes, str] | None:
-    """The file's bytes and text; None when it cannot be read or decoded (check_file reports that as FL001)."""
+def _read(task: Task) -> bytes | None:
+    """The file's bytes; None when it cannot be read (check_file then reports why, as FL001)."""
     try:
-        data = task.path.read_bytes()
-        return data, decode_source(data)
-    except (OSError, UnreadableSource):
+        return task.path.read_bytes()
+    except OSError:
         return None
 
 
-def _cached(task: Task, cache: Cache, data: bytes, text: str) -> tuple[str, FileResult | None]:
+def _cached(task: Task, cache: Cache, data: bytes) -> tuple[str, FileResult | None]:
     key = cache.key(data, task.display, task.rules)
     entry = cache.load(key)
     if entry is None:
         return key, None
-    return key, _finished(FileResult(task.display, entry.diagnostics, [], entry.warnings, text))
+    try:  # the text is needed only to render or fix findings; most files have none
+        source = decode_source(data) if entry.diagnostics else None
+    except UnreadableSource:
+        return key, None
+    return key, FileResult(task.display, entry.diagnostics, [], entry.warnings, source)
 
 
 def from_cache(task: Task, cache: Cache) -> FileResult | None:
     """The stored result of an unchanged file, or None."""
-    read = _read(task)
-    return _cached(task, cache, *read)[1] if read is not None else None
+    data = _read(task)
+    return _cached(task, cache, data)[1] if data is not None else None
 
 
 def lint_file(task: Task, cache: Cache | None = None) -> FileResult:
     """One file, end to end: what a worker does, and what the calling process does for a small run."""
-    read = _read(task)
-    if read is None:
-        return _finished(check_file(task.path, task.display, task.rules))
-    data, text = read
+    data = _read(task)
     key = None
-    if cache is not None:
-        key, hit = _cached(task, cache, data, text)
+    if data is not None and cache is not None:
+        key, hit = _cached(task, cache, data)
         if hit is not None:
             return hit
+    try:
+        text = decode_source(data) if data is not None else None
+    except UnreadableSource:
+        text = None
+    if text is None:
+        return _finished(check_file(task.path, task.display, task.rules))
     result = check_text(text, task.display, task.rules)
     if key is not None and not result.errors:
         cache.store(key, Entry(result.diagnostics, result.warnings))
