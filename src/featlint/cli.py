@@ -185,6 +185,8 @@ def run(
     from featlint.runtime.command import RunOptions, run_command
 
     options = RunOptions(steps=steps, timeout=timeout, device=device, fake_data=fake_data)
+    if script_args[:1] == ("--",):  # options stop at SCRIPT, so click keeps the separator
+        script_args = script_args[1:]
     sys.exit(run_command(script, script_args, options, output_format, show_params, exit_zero))
 
 

@@ -56,9 +56,11 @@ def main(argv: list[str]) -> None:
     module = types.ModuleType("__main__")
     module.__dict__.update(__file__=script, __builtins__=builtins, __name__="__main__")
 
-    def write(status: str, error: BaseException | None = None, stopped_by: BaseException | None = None) -> None:
+    def write(status: str, error: BaseException | None = None, stopped_by: BaseException | None = None,
+              exit_message: str | None = None) -> None:
         namespaces = [module.__dict__, *_frame_locals(error or stopped_by, user)]
         result = _result(tracker, status, namespaces, error, notes, network, meta, script)
+        result["error"] = result["error"] or exit_message
         temporary = config["result"] + ".tmp"
         with open(temporary, "w", encoding="utf-8") as handle:
             json.dump(result, handle)
@@ -72,6 +74,7 @@ def main(argv: list[str]) -> None:
     sys.modules["__main__"] = module
     error: BaseException | None = None
     stopped_by: BaseException | None = None
+    exit_message: str | None = None
     try:
         with open(script, "rb") as handle:
             code = compile(handle.read(), script, "exec")
@@ -83,11 +86,12 @@ def main(argv: list[str]) -> None:
         status, stopped_by = "timed-out", stop
     except SystemExit as exit_:
         status = "finished" if exit_.code in (0, None) else "failed"
+        exit_message = None if status == "finished" else f"SystemExit: {exit_.code}"
     except BaseException as raised:  # noqa: BLE001 - the script's own error is part of the report
         status, error = "failed", raised
         traceback.print_exc()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    write(status, error, stopped_by)
+    write(status, error, stopped_by, exit_message)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # DataLoader workers and the script's threads must not keep a stopped script alive
