@@ -219,11 +219,11 @@ def _offline_meta_builds() -> Iterator[None]:
         WeightsEnum.get_state_dict, nn.Module.load_state_dict = saved  # type: ignore[method-assign,assignment]
 
 
-def _forward(model: nn.Module, size: int) -> Any:
+def _forward(model: nn.Module, size: int, image: Any = None) -> Any:
     """The model's output for a batch of two size x size images, or None when the forward raises."""
     try:
         with torch.no_grad():
-            return model(torch.empty(2, 3, size, size))
+            return model(image if image is not None else torch.empty(2, 3, size, size))
     except Exception:  # noqa: BLE001 - any failure means "this size is not accepted"
         return None
 
@@ -233,8 +233,10 @@ class _Trace:
 
     def __init__(self) -> None:
         self.inputs: dict[str, list[int] | None] = {}
+        self.input_objects: dict[str, Any] = {}
         self.outputs: dict[str, Any] = {}
         self.result: Any = None
+        self.image: Any = None
 
 
 def _trace(model: nn.Module, size: int) -> _Trace:
@@ -245,12 +247,14 @@ def _trace(model: nn.Module, size: int) -> _Trace:
             if name not in trace.inputs:
                 first = args[0] if args else None
                 trace.inputs[name] = list(first.shape[1:]) if isinstance(first, torch.Tensor) else None
+                trace.input_objects[name] = first
                 trace.outputs[name] = output
         return record
 
     handles = [module.register_forward_hook(hook(name)) for name, module in model.named_modules() if name]
+    trace.image = torch.empty(2, 3, size, size)
     try:
-        trace.result = _forward(model, size)
+        trace.result = _forward(model, size, trace.image)
     finally:
         for handle in handles:
             handle.remove()
@@ -268,6 +272,18 @@ def _layer(module: nn.Module, trace: _Trace, path: str) -> dict[str, Any]:
     elif isinstance(module, nn.Sequential):
         entry["len"] = len(module)
     return entry
+
+
+def _sequential_prefix(children: Sequence[str], trace: _Trace) -> int:
+    """How many leading children `nn.Sequential(*list(model.children())[:k])` may keep and still compute what
+    the model feeds the next child: each child must receive exactly the previous one's output (the image for
+    the first), with nothing done in between by the model's forward (a flatten, a ReLU, an input transform)."""
+    previous = trace.image
+    for index, child in enumerate(children):
+        if child not in trace.input_objects or trace.input_objects[child] is not previous:
+            return max(index - 1, 0) if index else 0
+        previous = trace.outputs[child]
+    return len(children)
 
 
 def _ancestors(path: str) -> list[str]:
@@ -336,6 +352,7 @@ def _architecture(
         "stem": stem,
         "children": children,
         "layers": {path: _layer(modules[path], trace, path) for path in sorted(paths)},
+        "sequential_prefix": _sequential_prefix(children, trace),
         "batchnorm": any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules.values()),
         "parameters": trees.add(model),
     }

@@ -12,6 +12,7 @@ from featlint.analysis.scopes import ModuleFacts, collect
 from featlint.analysis.values import ValueAnalyzer
 
 if TYPE_CHECKING:
+    from featlint.analysis.architectures import Architectures
     from featlint.analysis.story import Story
 
 
@@ -28,3 +29,10 @@ class FileAnalysis:
         from featlint.analysis.interpreter import build_story
 
         return build_story(self.module, self.facts, self.names, self.values)
+
+    @functools.cached_property
+    def architectures(self) -> Architectures:
+        """Which torchvision model each expression holds and what lives inside it; built on first use."""
+        from featlint.analysis.architectures import Architectures
+
+        return Architectures(self.module, self.facts, self.names, self.values)

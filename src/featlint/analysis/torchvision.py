@@ -105,6 +105,9 @@ class Architecture:
     min_train_size: int | None  # models with auxiliary heads: the smallest input their train forward takes
     # Models whose forward asserts its input size: the sizes accepted, by weights member ("none": no weights).
     input_sizes: Mapping[str, tuple[int, ...]] | None
+    # How many leading children `nn.Sequential(*list(model.children())[:k])` can keep and still compute
+    # what the model's own forward feeds the next child (nothing is done between them, not even a flatten).
+    sequential_prefix: int
     parameters_tree: int
 
     def layer(self, path: str) -> Layer | None:
@@ -242,6 +245,7 @@ def architecture(builder: Builder) -> Architecture | None:
         aux_param=data.get("aux_param"),
         min_train_size=data.get("min_train_size"),
         input_sizes=MappingProxyType({k: tuple(v) for k, v in sizes.items()}) if sizes is not None else None,
+        sequential_prefix=data["sequential_prefix"],
         parameters_tree=data["parameters"],
     )
 
