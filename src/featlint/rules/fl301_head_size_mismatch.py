@@ -188,6 +188,8 @@ def _unchanged_around(archs: Architectures, assignment: Assignment, arch: tv.Arc
             continue  # the same place again, or inside the new layer
         if any(covers(aux.root, other_path) for aux in arch.aux.values()):
             continue
+        if other_path.split(".")[0] not in arch.children:
+            continue  # an attribute the forward never calls (FL302) changes nothing it computes
         parent, _, index = path.rpartition(".")
         other_parent, _, other_index = other_path.rpartition(".")
         if parent and parent == other_parent and index.isdigit() and other_index.isdigit():
