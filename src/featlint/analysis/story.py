@@ -175,6 +175,13 @@ class Story:
     models: list[Model]
     optimizers: list[Optimizer]
 
+    def holdings(self) -> Iterator[tuple[Event, Params]]:
+        """Every optimizer construction with each set of parameters it was given."""
+        for built in self.of(EventKind.OPTIMIZER):
+            assert built.optimizer is not None
+            for held in built.optimizer.holdings():
+                yield built, held
+
     def of(self, kind: EventKind, model: Model | None = None) -> list[Event]:
         found = [e for e in self.events if e.kind is kind]
         if model is None:

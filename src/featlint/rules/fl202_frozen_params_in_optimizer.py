@@ -84,23 +84,21 @@ class FrozenParamsInOptimizer(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
-        for built in story.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
-            for held in built.optimizer.holdings():
-                freeze = self._still_frozen(story, held, built)
-                if freeze is None:
-                    continue
-                model, path = held.located()
-                if not story.involves_pretrained_use(model):
-                    continue  # a parameter kept fixed by the design of the user's own module
-                if story.frozen_at(model, path, built) is not None:
-                    continue  # nothing it holds can train: FL203 says so
-                yield ctx.report(
-                    self, held.node or built.node,
-                    f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: they only cost "
-                    "optimizer state and start moving silently if anything unfreezes them; pass "
-                    "`filter(lambda p: p.requires_grad, ...)` or only the parameters that train",
-                )
+        for built, held in story.holdings():
+            freeze = self._still_frozen(story, held, built)
+            if freeze is None:
+                continue
+            model, path = held.located()
+            if not story.involves_pretrained_use(model):
+                continue  # a parameter kept fixed by the design of the user's own module
+            if story.frozen_at(model, path, built) is not None:
+                continue  # nothing it holds can train: FL203 says so
+            yield ctx.report(
+                self, held.node or built.node,
+                f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: they only cost "
+                "optimizer state and start moving silently if anything unfreezes them; pass "
+                "`filter(lambda p: p.requires_grad, ...)` or only the parameters that train",
+            )
 
     @staticmethod
     def _still_frozen(story: Story, held: Params, built: Event) -> Event | None:

@@ -64,26 +64,24 @@ class FrozenAfterOptimizer(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
-        for built in story.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
-            for held in built.optimizer.holdings():
-                model, held_path = held.located()
-                if not story.involves_pretrained_use(model):
+        for built, held in story.holdings():
+            model, held_path = held.located()
+            if not story.involves_pretrained_use(model):
+                continue
+            for freeze in story.on(model, [EventKind.FREEZE]):
+                path = freeze.located()[1]  # type: ignore[index]
+                if freeze.value is not False or freeze.order <= built.order or not overlaps(held_path, path):
                     continue
-                for freeze in story.on(model, [EventKind.FREEZE]):
-                    path = freeze.located()[1]  # type: ignore[index]
-                    if freeze.value is not False or freeze.order <= built.order or not overlaps(held_path, path):
-                        continue
-                    if held.filtered and story.frozen_at(model, path, built) is not None:
-                        continue  # already frozen when the optimizer was built: it does not hold them
-                    if not covers(held_path, path) and held.partial:
-                        continue
-                    if story.rebuilt_after(model, freeze):
-                        continue
-                    yield ctx.report(
-                        self, freeze.node,
-                        f"frozen after the optimizer on line {ctx.line(built.node)} was built with these parameters: "
-                        "it keeps their momentum and weight-decay state, so they can keep moving; freeze before "
-                        "building the optimizer, or rebuild it from the trainable parameters",
-                    )
-                    break
+                if held.filtered and story.frozen_at(model, path, built) is not None:
+                    continue  # already frozen when the optimizer was built: it does not hold them
+                if not covers(held_path, path) and held.partial:
+                    continue
+                if story.rebuilt_after(model, freeze):
+                    continue
+                yield ctx.report(
+                    self, freeze.node,
+                    f"frozen after the optimizer on line {ctx.line(built.node)} was built with these parameters: "
+                    "it keeps their momentum and weight-decay state, so they can keep moving; freeze before "
+                    "building the optimizer, or rebuild it from the trainable parameters",
+                )
+                break

@@ -63,22 +63,20 @@ class StaleHeadInOptimizer(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
-        for built in story.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
-            for held in built.optimizer.holdings():
-                model, held_path = held.located()
-                if held.partial:
+        for built, held in story.holdings():
+            model, held_path = held.located()
+            if held.partial:
+                continue
+            for change in story.on(model, [EventKind.HEAD]):
+                located = change.located()
+                assert located is not None
+                if not change.has_params or change.order <= built.order:
                     continue
-                for change in story.on(model, [EventKind.HEAD]):
-                    located = change.located()
-                    assert located is not None
-                    if not change.has_params or change.order <= built.order:
-                        continue
-                    if located[1] and covers(located[1], held_path):
-                        if not story.rebuilt_after(model, change):
-                            yield ctx.report(
-                                self, change.node,
-                                f"the optimizer built on line {ctx.line(built.node)} holds the parameters of the "
-                                f"`{ctx.code(change.node)}` replaced here: it keeps updating the discarded layer and "
-                                "the new one never trains; build the optimizer after replacing the layer",
-                            )
+                if located[1] and covers(located[1], held_path):
+                    if not story.rebuilt_after(model, change):
+                        yield ctx.report(
+                            self, change.node,
+                            f"the optimizer built on line {ctx.line(built.node)} holds the parameters of the "
+                            f"`{ctx.code(change.node)}` replaced here: it keeps updating the discarded layer and "
+                            "the new one never trains; build the optimizer after replacing the layer",
+                        )

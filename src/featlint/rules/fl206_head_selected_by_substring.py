@@ -98,11 +98,9 @@ class HeadSelectedBySubstring(Rule):
         for freeze in story.of(EventKind.FREEZE):
             if freeze.selector is not None and freeze.model is not None:
                 selections.append((*freeze.located(), freeze.selector))  # type: ignore[arg-type]
-        for built in story.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
-            for held in built.optimizer.holdings():
-                if held.selector is not None:
-                    selections.append((*held.located(), held.selector))
+        for _built, held in story.holdings():
+            if held.selector is not None:
+                selections.append((*held.located(), held.selector))
         reported: set[int] = set()
         for model, path, selector in selections:
             if path or model.builder is None or id(selector) in reported:

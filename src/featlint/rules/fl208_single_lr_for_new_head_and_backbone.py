@@ -63,24 +63,22 @@ class SingleLrForNewHeadAndBackbone(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
-        for built in story.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
-            for held in built.optimizer.holdings():
-                model, path = held.located()
-                if held.partial or story.freezes_before(model, path, built):
-                    continue
-                heads = [
-                    h for h in story.on(model, [EventKind.HEAD])
-                    if h.fresh and h.order < built.order and covers(path, h.located()[1]) and h.located()[1] != path  # type: ignore[index]
-                ]
-                pretrained = [
-                    part for part in story.pretrained_parts(model, before=built)
-                    if covers(path, part) and not any(covers(h.located()[1], part) for h in heads)  # type: ignore[index]
-                ]
-                if heads and pretrained:
-                    yield ctx.report(
-                        self, held.node or built.node,
-                        f"one param group holds the pretrained backbone and the new `{ctx.code(heads[-1].node)}` "
-                        f"(line {ctx.line(heads[-1].node)}): the random head's early gradients disturb the pretrained "
-                        "features; give the backbone a smaller lr in its own group, or train the head alone first",
-                    )
+        for built, held in story.holdings():
+            model, path = held.located()
+            if held.partial or story.freezes_before(model, path, built):
+                continue
+            heads = [
+                h for h in story.on(model, [EventKind.HEAD])
+                if h.fresh and h.order < built.order and covers(path, h.located()[1]) and h.located()[1] != path  # type: ignore[index]
+            ]
+            pretrained = [
+                part for part in story.pretrained_parts(model, before=built)
+                if covers(path, part) and not any(covers(h.located()[1], part) for h in heads)  # type: ignore[index]
+            ]
+            if heads and pretrained:
+                yield ctx.report(
+                    self, held.node or built.node,
+                    f"one param group holds the pretrained backbone and the new `{ctx.code(heads[-1].node)}` "
+                    f"(line {ctx.line(heads[-1].node)}): the random head's early gradients disturb the pretrained "
+                    "features; give the backbone a smaller lr in its own group, or train the head alone first",
+                )
