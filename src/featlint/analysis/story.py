@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from collections.abc import Iterable, Iterator
 
 import libcst as cst
@@ -182,11 +183,26 @@ class Story:
             for held in built.optimizer.holdings():
                 yield built, held
 
+    @functools.cached_property
+    def _by_kind(self) -> dict[EventKind, list[Event]]:
+        index: dict[EventKind, list[Event]] = {kind: [] for kind in EventKind}
+        for event in self.events:
+            index[event.kind].append(event)
+        return index
+
+    @functools.cached_property
+    def _by_model(self) -> dict[int, list[Event]]:
+        """Events by the root model they concern (models are keyed by identity)."""
+        index: dict[int, list[Event]] = {}
+        for event in self.events:
+            if event.model is not None:
+                index.setdefault(id(event.model.root()[0]), []).append(event)
+        return index
+
     def of(self, kind: EventKind, model: Model | None = None) -> list[Event]:
-        found = [e for e in self.events if e.kind is kind]
         if model is None:
-            return found
-        return [e for e in found if e.model is not None and e.model.root()[0] is model]
+            return self._by_kind[kind]
+        return [e for e in self._by_model.get(id(model), []) if e.kind is kind]
 
     def involves_pretrained_use(self, model: Model) -> bool:
         """The model is, or contains, a library model (or is a function's parameter that may be one): the
@@ -209,11 +225,11 @@ class Story:
         return parts
 
     def on(self, model: Model, kinds: Iterable[EventKind] | None = None) -> list[Event]:
-        wanted = set(kinds) if kinds is not None else None
-        return [
-            e for e in self.events
-            if (wanted is None or e.kind in wanted) and e.model is not None and e.model.root()[0] is model
-        ]
+        events = self._by_model.get(id(model), [])
+        if kinds is None:
+            return events
+        wanted = set(kinds)
+        return [e for e in events if e.kind in wanted]
 
     @staticmethod
     def happens_after(later: Event, earlier: Event) -> bool:
