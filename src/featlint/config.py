@@ -101,6 +101,9 @@ def read_table(config_path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{config_path}: cannot read the file: {error.strerror or error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{config_path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{config_path}: invalid TOML: byte 0x{error.object[error.start]:02x} at offset "
+                          f"{error.start} is not UTF-8 (TOML files must be UTF-8)") from None
     tool = document.get("tool", {})
     table = tool.get("featlint") if isinstance(tool, dict) else None
     if table is not None and not isinstance(table, dict):
@@ -181,8 +184,10 @@ def build_settings(table: Mapping[str, Any], config_path: Path | None, root: Pat
         ignore = expand(cli.ignore, "--ignore")
     else:
         base = expand(lists["select"], f"{where}: `select`") if lists["select"] is not None else default_codes()
-        extend = expand((*(lists["extend-select"] or ()), *cli.extend_select), "extend-select")
-        ignore = expand((*(lists["ignore"] or ()), *cli.ignore), "ignore")
+        extend = expand(lists["extend-select"] or (), f"{where}: `extend-select`") | expand(
+            cli.extend_select, "--extend-select"
+        )
+        ignore = expand(lists["ignore"] or (), f"{where}: `ignore`") | expand(cli.ignore, "--ignore")
     per_file = [*_per_file_ignores(table.get("per-file-ignores"), where), *(
         (pattern, expand(codes, "--per-file-ignores")) for pattern, codes in cli.per_file_ignores
     )]

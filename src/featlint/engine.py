@@ -17,6 +17,7 @@ from featlint.config import Overrides, SettingsResolver, expand
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Location
 from featlint.discovery import PathFilter, discover
+from featlint.nesting import check_depth, deep_recursion, too_deeply_nested
 from featlint.prefilter import may_fire, python_parses
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
@@ -69,14 +70,16 @@ def _python_syntax_error(text: str) -> UnreadableSource | None:
 
 
 def _parse(text: str) -> cst.Module:
+    check_depth(text)
     try:
         return cst.parse_module(text)
     except cst.ParserSyntaxError as error:
         raise _python_syntax_error(text) or UnreadableSource(
-            f"SyntaxError: {error.message}", error.raw_line, error.raw_column + 1
+            f"featlint's parser (libcst) cannot parse this file, although Python can: {error.message}",
+            error.raw_line, error.raw_column + 1,
         ) from None
     except RecursionError:
-        raise UnreadableSource("The file nests expressions too deeply for featlint's parser") from None
+        raise too_deeply_nested() from None
     except Exception as error:  # the native parser reports some inputs with other exception types
         raise UnreadableSource(f"The file cannot be parsed: {error}") from None
 
@@ -88,32 +91,52 @@ def check_text(text: str, path: str, rules: Sequence[Rule], *, prefilter: bool =
     reports_unreadable = len(active) != len(rules)
     if prefilter and not may_fire(text, active) and (not reports_unreadable or python_parses(text)):
         return result
+    with deep_recursion():
+        _check_parsed(text, path, active, reports_unreadable, result)
+    return result
+
+
+def _check_parsed(text: str, path: str, active: Sequence[Rule], reports_unreadable: bool, result: FileResult) -> None:
     try:
         module = _parse(text)
     except UnreadableSource as problem:
         if reports_unreadable:
             result.diagnostics.append(_unreadable(path, problem))
-        return result
+        return
     if not active:
-        return result
+        return
     try:
-        context = FileContext(path, text, module, FileAnalysis(module))
-    except Exception as error:  # noqa: BLE001 - one file must never stop the run
-        result.errors.append(InternalError(path, None, f"{type(error).__name__}: {error}"))
-        return result
-    found: list[Diagnostic] = []
-    for rule in active:
-        try:
-            found.extend(rule.check(context))
-        except Exception as error:  # noqa: BLE001
-            result.errors.append(InternalError(path, rule.code, f"{type(error).__name__}: {error}"))
+        found = _run_rules(path, text, module, active, result)
+    except RecursionError:  # nesting the depth check cannot see (implicit string concatenation): FL001, not a crash
+        if reports_unreadable:
+            result.diagnostics.append(_unreadable(path, too_deeply_nested()))
+        return
     if found:
         found = list(dict.fromkeys(found))  # a function inlined at several calls reports its finding once
         suppressions = parse_suppressions(text, RULES_BY_CODE)
         result.warnings.extend(f"{path}: {warning}" for warning in suppressions.warnings)
         found = [d for d in found if not suppressions.suppresses(d)]
     result.diagnostics.extend(sorted(found, key=lambda d: d.sort_key))
-    return result
+
+
+def _run_rules(path: str, text: str, module: cst.Module, active: Sequence[Rule], result: FileResult) -> list[Diagnostic]:
+    """Every rule's findings; a crash is recorded as an internal error and the other rules still run."""
+    try:
+        context = FileContext(path, text, module, FileAnalysis(module))
+    except RecursionError:
+        raise
+    except Exception as error:  # noqa: BLE001 - one file must never stop the run
+        result.errors.append(InternalError(path, None, f"{type(error).__name__}: {error}"))
+        return []
+    found: list[Diagnostic] = []
+    for rule in active:
+        try:
+            found.extend(rule.check(context))
+        except RecursionError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            result.errors.append(InternalError(path, rule.code, f"{type(error).__name__}: {error}"))
+    return found
 
 
 def check_file(path: Path, display: str, rules: Sequence[Rule]) -> FileResult:

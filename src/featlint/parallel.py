@@ -18,7 +18,7 @@ from pathlib import Path
 from featlint.cache import Cache, Entry
 from featlint.engine import FileResult, InternalError, check_file, check_text
 from featlint.rules.base import Rule
-from featlint.source import UnreadableSource, decode_source
+from featlint.source import UnreadableSource, decode_source, read_bytes
 
 # Each worker must have at least this many files to lint, or starting it costs more than it saves.
 FILES_PER_WORKER = 12
@@ -48,8 +48,8 @@ def _finished(result: FileResult) -> FileResult:
 def _read(task: Task) -> bytes | None:
     """The file's bytes; None when it cannot be read (check_file then reports why, as FL001)."""
     try:
-        return task.path.read_bytes()
-    except OSError:
+        return read_bytes(task.path)
+    except UnreadableSource:
         return None
 
 

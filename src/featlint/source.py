@@ -19,8 +19,15 @@ class UnreadableSource(Exception):
 
 
 def read_source(path: Path) -> str:
+    return decode_source(read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
     try:
-        data = path.read_bytes()
+        if path.exists() and not path.is_dir() and not path.is_file():
+            # A FIFO or a device named on the command line: reading it could block forever.
+            raise UnreadableSource("Not a regular file (a pipe, socket or device): not read")
+        return path.read_bytes()
     except FileNotFoundError:
         raise UnreadableSource("No such file or directory") from None
     except IsADirectoryError:
@@ -29,7 +36,6 @@ def read_source(path: Path) -> str:
         raise UnreadableSource("Permission denied: the file cannot be read") from None
     except OSError as error:
         raise UnreadableSource(f"Cannot read the file: {error.strerror or error}") from None
-    return decode_source(data)
 
 
 def decode_source(data: bytes) -> str:
