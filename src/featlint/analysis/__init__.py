@@ -13,6 +13,7 @@ from featlint.analysis.values import ValueAnalyzer
 
 if TYPE_CHECKING:
     from featlint.analysis.architectures import Architectures
+    from featlint.analysis.inputs import Inputs
     from featlint.analysis.story import Story
 
 
@@ -36,3 +37,10 @@ class FileAnalysis:
         from featlint.analysis.architectures import Architectures
 
         return Architectures(self.module, self.facts, self.names, self.values)
+
+    @functools.cached_property
+    def inputs(self) -> Inputs:
+        """The transforms and pipelines the file writes and the torchvision models they can feed."""
+        from featlint.analysis.inputs import Inputs
+
+        return Inputs(self.facts, self.names, self.architectures)
