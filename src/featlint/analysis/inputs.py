@@ -41,6 +41,8 @@ _SIZE_PRESERVING = frozenset({
 })
 # Transforms whose output size is their `size` argument: a crop of exactly that size.
 _CROPS = frozenset({"CenterCrop", "RandomCrop", "RandomResizedCrop"})
+# Transforms that output as many channels as they receive.
+_CHANNEL_PRESERVING = (_SIZE_PRESERVING - {"Grayscale"}) | _CROPS | {"Resize", "RandomRotation"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +85,11 @@ class Pipeline:
             if step is not None and step.call is transform.call:
                 return self.steps[index + 1:]
         return ()
+
+
+def keeps_channels(step: Transform | None) -> bool:
+    """The step outputs as many channels as it receives (False for anything featlint does not know)."""
+    return step is not None and step.name in _CHANNEL_PRESERVING
 
 
 class Inputs:
