@@ -167,7 +167,7 @@ class Inputs:
         return FinalSize(step, sides)
 
     def _sides(self, expr: cst.BaseExpression, scope: Scope) -> tuple[int, ...] | None:
-        value = self._constant(expr, scope)
+        value = self.constant(expr, scope)
         if isinstance(value, (cst.List, cst.Tuple)):
             sides = [self.architectures.size(e.value, scope) if isinstance(e, cst.Element) else None
                      for e in value.elements]
@@ -180,7 +180,7 @@ class Inputs:
     def floats(self, expr: cst.BaseExpression, scope: Scope) -> tuple[float, ...] | None:
         """The numbers of a literal sequence (or of a name bound once to one), or a lone literal number.
         Only plain literals: computed values (an inverse normalization's `-m / s`) are not read."""
-        value = self._constant(expr, scope)
+        value = self.constant(expr, scope)
         elements: Sequence[cst.BaseExpression]
         if isinstance(value, (cst.List, cst.Tuple)):
             if not all(isinstance(e, cst.Element) for e in value.elements):
@@ -193,7 +193,7 @@ class Inputs:
         return tuple(float(e.evaluated_value) for e in elements)  # type: ignore[attr-defined]
 
     @staticmethod
-    def _constant(expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
+    def constant(expr: cst.BaseExpression, scope: Scope) -> cst.BaseExpression:
         """A name bound once to a value is that value; anything else is itself."""
         if isinstance(expr, cst.Name):
             bindings = scope.lookup(expr.value)
