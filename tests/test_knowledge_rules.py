@@ -1,8 +1,9 @@
 """The head and architecture rules on whole scripts, one buggy and one clean script per torchvision family,
-and the resolver they share (featlint.analysis.architectures).
+and the resolver they share (featlint.analysis.architectures); the data rules (FL6) and the class-count
+and softmax head rules on the scripts of fixtures/knowledge/data.
 
 Each buggy fixture marks the lines that must be reported with `# expect: CODE[, CODE]`; every other line
-must stay silent, and the clean twin must be silent for every FL3 rule.
+must stay silent, and the clean twin must be silent for every FL3 rule (and every FL6 rule, in data/).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ def _expected(text: str) -> set[tuple[int, str]]:
     return found
 
 
-def _reported(text: str, path: Path) -> set[tuple[int, str]]:
-    return {(d.start.row, d.code) for d in lint_source(text, path=str(path), select=["FL3"])}
+def _reported(text: str, path: Path, select: tuple[str, ...] = ("FL3",)) -> set[tuple[int, str]]:
+    return {(d.start.row, d.code) for d in lint_source(text, path=str(path), select=list(select))}
 
 
 def test_every_family_has_fixtures() -> None:
@@ -57,6 +58,30 @@ def test_buggy_fixture_reports_exactly_the_marked_lines(family: str) -> None:
 def test_clean_fixture_is_silent(family: str) -> None:
     path = FIXTURES / f"{family}_clean.py"
     assert _reported(path.read_text(encoding="utf-8"), path) == set()
+
+
+DATA_SCRIPTS = sorted(p.name.removesuffix("_buggy.py") for p in (FIXTURES / "data").glob("*_buggy.py"))
+
+
+def test_data_scripts_come_in_pairs_and_cover_the_rules() -> None:
+    assert sorted(p.name for p in (FIXTURES / "data").glob("*.py")) == sorted(
+        f"{name}_{kind}.py" for name in DATA_SCRIPTS for kind in ("buggy", "clean")
+    )
+    marked = {code for name in DATA_SCRIPTS for _, code in _expected((FIXTURES / "data" / f"{name}_buggy.py").read_text())}
+    assert marked >= {"FL306", "FL308", "FL601", "FL602", "FL603"}
+
+
+@pytest.mark.parametrize("name", DATA_SCRIPTS)
+def test_data_buggy_script_reports_exactly_the_marked_lines(name: str) -> None:
+    path = FIXTURES / "data" / f"{name}_buggy.py"
+    text = path.read_text(encoding="utf-8")
+    assert _reported(text, path, ("FL3", "FL6")) == _expected(text)
+
+
+@pytest.mark.parametrize("name", DATA_SCRIPTS)
+def test_data_clean_script_is_silent(name: str) -> None:
+    path = FIXTURES / "data" / f"{name}_clean.py"
+    assert _reported(path.read_text(encoding="utf-8"), path, ("FL3", "FL6")) == set()
 
 
 def _analysis(source: str) -> tuple[FileAnalysis, cst.Module]:
