@@ -13,7 +13,7 @@ import pytest
 
 from featlint.cache import Cache, Entry, decode_entry, encode_entry, settings_fingerprint
 from featlint.config import Overrides, SettingsResolver
-from featlint.engine import check_text, run
+from featlint.engine import InternalError, check_text, run
 from featlint.parallel import Task, lint_file, lint_files
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
@@ -30,15 +30,18 @@ def _examples() -> list[str]:
 def test_every_finding_of_every_rule_round_trips_through_an_entry() -> None:
     diagnostics = [d for i, code in enumerate(_examples()) for d in check_text(code, f"e{i}.py", EVERY_RULE).diagnostics]
     assert any(d.fix is not None for d in diagnostics) and len({d.code for d in diagnostics}) > 4
-    entry = Entry(diagnostics, ["e1.py: unknown rule code FL999 in a noqa comment"])
+    errors = [InternalError("e1.py", "FL999", "RuntimeError: boom"), InternalError("e2.py", None, "x")]
+    entry = Entry(diagnostics, ["e1.py: unknown rule code FL999 in a noqa comment"], errors)
     assert decode_entry("k", encode_entry("k", entry)) == entry
 
 
 @pytest.mark.parametrize("text", [
-    "", "not json", "[]", '{"format": 1}', '{"format": 1, "key": "other", "diagnostics": [], "warnings": []}',
+    "", "not json", "[]", '{"format": 1}', '{"format": 2, "key": "other", "diagnostics": [], "warnings": [], "errors": []}',
     '{"format": 999, "key": "k", "diagnostics": [], "warnings": []}',
-    '{"format": 1, "key": "k", "diagnostics": [{"code": 1}], "warnings": []}',
-    '{"format": 1, "key": "k", "diagnostics": [], "warnings": [3]}',
+    '{"format": 2, "key": "k", "diagnostics": [{"code": 1}], "warnings": [], "errors": []}',
+    '{"format": 2, "key": "k", "diagnostics": [], "warnings": [3], "errors": []}',
+    '{"format": 2, "key": "k", "diagnostics": [], "warnings": [], "errors": [{"path": 1}]}',
+    '{"format": 2, "key": "k", "diagnostics": [], "warnings": []}',
 ])
 def test_a_foreign_or_corrupt_entry_is_a_miss(text: str) -> None:
     assert decode_entry("k", text) is None
@@ -143,22 +146,24 @@ class _Crashes(Rule):
         raise RuntimeError("boom")
 
 
-def test_results_with_internal_errors_are_never_stored(project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_internal_errors_are_stored_and_reported_again(
+    project: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     directory = tmp_path_factory.mktemp("cache")
     rules = [_Crashes(), *EVERY_RULE]
     results = lint_files(_tasks(project, rules), cache=Cache(directory))
     assert [e.code for r in results for e in r.errors] == ["FL999"] * 3  # the files that parse
     assert {d.code for r in results for d in r.diagnostics} >= {"FL101", "FL001"}  # the other rules' findings
-    assert [p.name for p in _entries(directory)] != [] and len(_entries(directory)) == 1  # broken.py: FL001
-    again = lint_files(_tasks(project, rules), cache=Cache(directory))
-    assert _outcome(again) == _outcome(results)
+    monkeypatch.setattr("featlint.parallel.check_text", lambda *args: pytest.fail("linted again"))
+    again = lint_files([t for t in _tasks(project, rules) if t.path.name != "binary.py"], cache=Cache(directory))
+    assert _outcome(again) == [o for o in _outcome(results) if o[0] != "binary.py"]
 
 
 def _store_repeatedly(directory: str, key: str, rounds: int) -> None:
     cache = Cache(Path(directory))
     diagnostics = check_text(BUGGY, "buggy.py", EVERY_RULE).diagnostics
     for _ in range(rounds):
-        cache.store(key, Entry(diagnostics, []))
+        cache.store(key, Entry(diagnostics, [], []))
 
 
 def test_concurrent_writers_never_leave_a_partial_entry(tmp_path: Path) -> None:

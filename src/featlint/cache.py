@@ -10,7 +10,8 @@ versions of Python and libcst (a parser change can change a result).
 Entries live in `.featlint_cache/<version>/<k[:2]>/<k>` at the project root, a directory with its own
 `.gitignore`. Each is written to a temporary file and renamed over the entry, so concurrent runs can only
 replace a whole entry with an equal one. An entry that is unreadable, malformed or not the one its key names
-(a foreign or corrupt file) is a miss, and is overwritten. Results with internal errors are never stored.
+(a foreign or corrupt file) is a miss, and is overwritten. Internal errors of rules are stored like findings:
+the code fingerprint changes with the fix, and until then a warm run reports the same error as a cold one.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from featlint import __version__
 from featlint.diagnostics import Diagnostic
+from featlint.engine import InternalError
 
 if TYPE_CHECKING:
     from featlint.rules.base import Rule
 
 DIRECTORY_NAME = ".featlint_cache"
 ENVIRONMENT_VARIABLE = "FEATLINT_CACHE_DIR"  # overrides the location, as RUFF_CACHE_DIR does for ruff
-FORMAT = 1  # the layout of an entry; bump it when the encoding below changes
+FORMAT = 2  # the layout of an entry; bump it when the encoding below changes
 _PACKAGE = Path(__file__).resolve().parent
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# featlint's result cache; see https://bford.info/cachedir/\n"
 
@@ -142,6 +144,7 @@ class Entry:
 
     diagnostics: list[Diagnostic]
     warnings: list[str]
+    errors: list[InternalError]
 
 
 def encode_entry(key: str, entry: Entry) -> str:
@@ -150,6 +153,7 @@ def encode_entry(key: str, entry: Entry) -> str:
         "key": key,
         "diagnostics": [_encode(d) for d in entry.diagnostics],
         "warnings": entry.warnings,
+        "errors": [_encode(e) for e in entry.errors],
     }, separators=(",", ":"))
 
 
@@ -161,9 +165,10 @@ def decode_entry(key: str, text: str) -> Entry | None:
             return None
         diagnostics = [_decode(Diagnostic, item) for item in _expect(data["diagnostics"], list)]
         warnings = [_expect(item, str) for item in _expect(data["warnings"], list)]
+        errors = [_decode(InternalError, item) for item in _expect(data["errors"], list)]
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return Entry(diagnostics, warnings)
+    return Entry(diagnostics, warnings, errors)
 
 
 @dataclasses.dataclass(frozen=True)

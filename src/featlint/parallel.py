@@ -62,7 +62,7 @@ def _cached(task: Task, cache: Cache, data: bytes) -> tuple[str, FileResult | No
         source = decode_source(data) if entry.diagnostics else None
     except UnreadableSource:
         return key, None
-    return key, FileResult(task.display, entry.diagnostics, [], entry.warnings, source)
+    return key, FileResult(task.display, entry.diagnostics, entry.errors, entry.warnings, source)
 
 
 def from_cache(task: Task, cache: Cache) -> FileResult | None:
@@ -86,8 +86,8 @@ def lint_file(task: Task, cache: Cache | None = None) -> FileResult:
     if text is None:
         return _finished(check_file(task.path, task.display, task.rules))
     result = check_text(text, task.display, task.rules)
-    if key is not None and not result.errors:
-        cache.store(key, Entry(result.diagnostics, result.warnings))
+    if key is not None:
+        cache.store(key, Entry(result.diagnostics, result.warnings, result.errors))
     return _finished(result)
 
 
