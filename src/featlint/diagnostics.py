@@ -66,6 +66,11 @@ class Fix:
 DOCS_URL = "https://github.com/featlint/featlint/blob/main/docs/rules.md"
 
 
+def rule_url(code: str) -> str:
+    """Where a rule's documentation lives (docs/rules.md has one anchor per code)."""
+    return f"{DOCS_URL}#{code.lower()}"
+
+
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
@@ -79,7 +84,7 @@ class Diagnostic:
 
     @property
     def url(self) -> str:
-        return f"{DOCS_URL}#{self.code.lower()}"
+        return rule_url(self.code)
 
     @property
     def sort_key(self) -> tuple[str, int, int, str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from featlint.diagnostics import DOCS_URL, Diagnostic
+from featlint.diagnostics import Diagnostic, rule_url
 from featlint.outputs._shared import LEVELS, SourceLines
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def _rule(rule: type[Rule]) -> dict[str, Any]:
         "shortDescription": {"text": _truncate(rule.summary)},
         "fullDescription": {"text": _truncate(_what_it_does(documentation) or rule.summary)},
         "help": {"text": documentation, "markdown": documentation},
-        "helpUri": f"{DOCS_URL}#{rule.code.lower()}",
+        "helpUri": rule_url(rule.code),
         "defaultConfiguration": {"level": levels.sarif},
         "properties": {
             "tags": ["pytorch", "transfer-learning"],
