@@ -239,3 +239,22 @@ def test_two_runs_at_once_share_the_cache(tmp_path: Path) -> None:
         assert (run.returncode, stdout, stderr) == (1, expected.stdout, expected.stderr)
     warm = subprocess.run(command, cwd=tmp_path, env=env, text=True, capture_output=True)
     assert warm.stdout == expected.stdout
+
+
+def test_a_name_rebound_from_itself_many_times_is_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`x = x.f` rebound n times made name resolution take n! steps (a timm file never finished)."""
+    from featlint.analysis.names import NameResolver
+
+    resolved: list[str] = []
+    original = NameResolver._name_from_bindings
+
+    def counting(self: NameResolver, name: str, scope: object) -> str | None:
+        resolved.append(name)
+        return original(self, name, scope)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(NameResolver, "_name_from_bindings", counting)
+    rebinds = "".join(f"x = x.f{i}\n" for i in range(30))
+    source = f"import torchvision\nx = torchvision.models\n{rebinds}m = x.resnet18()\nm.fc.requires_grad = False\n"
+    result = check_text(source, "rebound.py", _rules(["ALL"]))
+    assert result.errors == []
+    assert resolved.count("x") == 1
