@@ -76,3 +76,13 @@ def test_static_core_never_imports_torch() -> None:
 def test_findings_are_sorted_and_positions_are_one_based() -> None:
     found = lint_source("b.require_grad = 1\na.require_grad = 1\n")
     assert [(d.start.row, d.start.column, d.end.column) for d in found] == [(1, 1, 15), (2, 1, 15)]
+
+
+def test_match_statements_crash_no_rule() -> None:
+    source = (
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nmatch mode:\n    case 'probe':\n"
+        "        m.fc = torch.nn.Linear(512, 2)\n        m.classifier[0] = torch.nn.Identity()\n    case _:\n"
+        "        opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+    )
+    result = engine.check_text(source, "match.py", engine._rules(["ALL"]))
+    assert result.errors == []

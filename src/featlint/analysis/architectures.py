@@ -236,7 +236,7 @@ class Architectures:
     @functools.cached_property
     def _assignments(self) -> tuple[Assignment, ...]:
         found = []
-        for target, value, scope, statement in _stores(self.module, self.facts):
+        for target, value, scope, statement in _stores(self.facts):
             located = self.locate(target, scope)
             if located is not None and located.path:
                 found.append(Assignment(target, value, scope, statement, located))
@@ -473,46 +473,8 @@ def _returns(function: cst.FunctionDef) -> list[cst.BaseExpression | None]:
     return found
 
 
-def _stores(module: cst.Module, facts: ModuleFacts) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression, Scope, cst.CSTNode]]:
-    """Attribute stores (from the collected facts) and `x[i] = value` stores, with their scopes."""
-    for store in facts.attribute_stores:
+def _stores(facts: ModuleFacts) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression, Scope, cst.CSTNode]]:
+    """`model.<attr> = value` and `model.<path>[i] = value` stores (from the collected facts), with their scopes."""
+    for store in (*facts.attribute_stores, *facts.subscript_stores):
         if store.value is not None:
             yield store.target, store.value, store.scope, store.statement
-    yield from _subscript_stores(module.body, facts.module_scope, facts)
-
-
-def _subscript_stores(
-    body: Sequence[cst.CSTNode], scope: Scope, facts: ModuleFacts
-) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression, Scope, cst.CSTNode]]:
-    for statement in body:
-        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in statement.body:
-                if isinstance(small, cst.Assign):
-                    for target in small.targets:
-                        if isinstance(target.target, cst.Subscript):
-                            yield target.target, small.value, scope, small
-        elif isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            inner = facts.scopes.get(statement, scope)
-            yield from _subscript_stores(_block(statement.body), inner, facts)
-        elif isinstance(statement, cst.BaseCompoundStatement):
-            for block in _blocks(statement):
-                yield from _subscript_stores(block, scope, facts)
-
-
-def _block(suite: cst.BaseSuite) -> Sequence[cst.CSTNode]:
-    return suite.body if isinstance(suite, cst.IndentedBlock) else [suite]
-
-
-def _blocks(statement: cst.BaseCompoundStatement) -> Iterator[Sequence[cst.CSTNode]]:
-    yield _block(statement.body)
-    for name in ("orelse", "finalbody"):
-        extra = getattr(statement, name, None)
-        while extra is not None:
-            if isinstance(extra, cst.If):
-                yield _block(extra.body)
-                extra = extra.orelse
-                continue
-            yield _block(extra.body)
-            break
-    for handler in getattr(statement, "handlers", ()):
-        yield _block(handler.body)

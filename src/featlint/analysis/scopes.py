@@ -62,9 +62,10 @@ class Binding:
 
 @dataclasses.dataclass(eq=False)
 class AttributeStore:
-    """`target.attr = value` (also annotated, augmented and chained assignments)."""
+    """`target.attr = value` (also annotated, augmented and chained assignments); `target[i] = value` is kept
+    apart, in `ModuleFacts.subscript_stores`."""
 
-    target: cst.Attribute
+    target: cst.Attribute | cst.Subscript
     value: cst.BaseExpression | None
     statement: cst.BaseSmallStatement
     scope: Scope
@@ -87,6 +88,8 @@ class ModuleFacts:
     class_attributes: dict[cst.ClassDef, dict[str, list[Binding]]]
     classes: dict[str, list[cst.ClassDef]]
     star_imports: list[str]
+    # `target[index] = value`, as AttributeStore records (the target is the Subscript).
+    subscript_stores: list[AttributeStore] = dataclasses.field(default_factory=list)
     # The scope each module, class, function, lambda and comprehension node opens.
     scopes: dict[cst.CSTNode, Scope] = dataclasses.field(default_factory=dict)
 
@@ -295,6 +298,9 @@ class _Collector:
     ) -> None:
         if isinstance(target, cst.Attribute):
             self._store_attribute(target, value, statement, sole=sole)
+            return
+        if isinstance(target, cst.Subscript):
+            self.facts.subscript_stores.append(AttributeStore(target, value, statement, self.scope, sole))
             return
         if isinstance(target, (cst.Tuple, cst.List)):
             for index, element in enumerate(target.elements):
