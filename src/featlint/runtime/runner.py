@@ -68,8 +68,12 @@ def run_script(
             child = subprocess.Popen(
                 [sys.executable, "-m", "featlint.runtime.child", config_path],
                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
+                start_new_session=os.name == "posix",  # its own process group: see _end_group
             )
-            timed_out = _wait(child, timeout)
+            try:
+                timed_out = _wait(child, timeout)
+            finally:
+                _end_group(child)
             out.seek(0)
             err.seek(0)
             stdout, stderr = out.read(), err.read()
@@ -95,6 +99,19 @@ def _wait(child: subprocess.Popen[bytes], timeout: float) -> bool:
             child.kill()
             child.wait()
         return True
+
+
+def _end_group(child: subprocess.Popen[bytes]) -> None:
+    """Kill what the script started and left running (DataLoader workers, subprocesses, forks): they are in
+    the child's process group, which outlives the child itself."""
+    if os.name != "posix":
+        return
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is already empty
+    if child.poll() is None:
+        child.wait()
 
 
 def _read(path: str) -> dict | None:
