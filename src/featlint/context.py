@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from featlint.analysis import FileAnalysis
 from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from featlint.positions import Positions
 from featlint.rules.base import Rule
 
 
@@ -18,25 +18,24 @@ class FileContext:
         self.source = source
         self.module = module
         self.analysis = analysis
-        self._positions: dict[cst.CSTNode, CodeRange] | None = None
+        self._positions: Positions | None = None
 
-    def _range(self, node: cst.CSTNode) -> CodeRange:
-        # Positions are computed for the whole file on the first report only: most files report nothing.
+    def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
+        # Computed on the first report only: most files report nothing.
         if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = dict(wrapper.resolve(PositionProvider))
-        return self._positions[node]
+            self._positions = Positions(self.module)
+        return self._positions.span(node)
 
     def start(self, node: cst.CSTNode) -> Location:
-        position = self._range(node).start
-        return Location(position.line, position.column + 1)
+        line, column = self._span(node)[0]
+        return Location(line, column + 1)
 
     def end(self, node: cst.CSTNode) -> Location:
-        position = self._range(node).end
-        return Location(position.line, position.column + 1)
+        line, column = self._span(node)[1]
+        return Location(line, column + 1)
 
     def line(self, node: cst.CSTNode) -> int:
-        return self._range(node).start.line
+        return self._span(node)[0][0]
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
