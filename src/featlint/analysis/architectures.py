@@ -186,7 +186,7 @@ class Architectures:
             return None
         function = bindings[0].node
         body = self.facts.scopes.get(function)
-        returns = _returns(function)
+        returns = returned_values(self.facts, function)
         if body is None or not returns:
             return None
         found: set[Origin] = set()
@@ -453,24 +453,9 @@ def _self_class(name: str, scope: Scope) -> cst.ClassDef | None:
     return None
 
 
-def _returns(function: cst.FunctionDef) -> list[cst.BaseExpression | None]:
-    found: list[cst.BaseExpression | None] = []
-
-    class _Returns(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-        def visit_Lambda(self, node: cst.Lambda) -> bool:
-            return False
-
-        def visit_Return(self, node: cst.Return) -> None:
-            found.append(node.value)
-
-    function.visit(_Returns())
-    return found
+def returned_values(facts: ModuleFacts, function: cst.FunctionDef) -> list[cst.BaseExpression | None]:
+    """What `function`'s own return statements return (None for a bare `return`)."""
+    return [statement.value for statement in facts.returns.get(function, [])]
 
 
 def _stores(facts: ModuleFacts) -> Iterator[tuple[cst.BaseExpression, cst.BaseExpression, Scope, cst.CSTNode]]:

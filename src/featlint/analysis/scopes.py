@@ -88,6 +88,8 @@ class ModuleFacts:
     class_attributes: dict[cst.ClassDef, dict[str, list[Binding]]]
     classes: dict[str, list[cst.ClassDef]]
     star_imports: list[str]
+    # The `return` statements of each function (not those of functions, classes or lambdas nested in it).
+    returns: dict[cst.FunctionDef, list[cst.Return]] = dataclasses.field(default_factory=dict)
     # `target[index] = value`, as AttributeStore records (the target is the Subscript).
     subscript_stores: list[AttributeStore] = dataclasses.field(default_factory=list)
     # The scope each module, class, function, lambda and comprehension node opens.
@@ -360,6 +362,10 @@ class _Collector:
     def visit_Del(self, node: cst.Del) -> None:
         for name, _ in _target_names(node.target):
             self._bind(name.value, "other", node)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if self.scope.kind == "function" and isinstance(self.scope.node, cst.FunctionDef):
+            self.facts.returns.setdefault(self.scope.node, []).append(node)
 
     def visit_Call(self, node: cst.Call) -> None:
         self.facts.calls.append(CallSite(node, self.scope))

@@ -341,7 +341,9 @@ class ValueAnalyzer:
             return value.func.attr.value in ("parse_args", "parse_known_args")
         if isinstance(value.func, cst.Name):
             for definition in bindings[0].scope.lookup(value.func.value):
-                if isinstance(definition.node, cst.FunctionDef) and _returns_parsed_arguments(definition.node):
+                if isinstance(definition.node, cst.FunctionDef) and _returns_parsed_arguments(
+                    self.facts.returns.get(definition.node, [])
+                ):
                     return True
         return False
 
@@ -373,17 +375,7 @@ def _is_single_index(expr: cst.Subscript) -> bool:
     return len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index)
 
 
-def _returns_parsed_arguments(function: cst.FunctionDef) -> bool:
-    returns: list[cst.Return] = []
-
-    class _Returns(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            return node is function
-
-        def visit_Return(self, node: cst.Return) -> None:
-            returns.append(node)
-
-    function.visit(_Returns())
+def _returns_parsed_arguments(returns: list[cst.Return]) -> bool:
     return bool(returns) and all(
         isinstance(r.value, cst.Call)
         and isinstance(r.value.func, cst.Attribute)

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from featlint.analysis import FileAnalysis
-from featlint.analysis.architectures import NewLayer, _returns
+from featlint.analysis.architectures import NewLayer, returned_values
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
@@ -126,7 +126,7 @@ def _softmax_forwards(analysis: FileAnalysis) -> Iterator[cst.CSTNode]:
             if not isinstance(forward, cst.FunctionDef) or forward not in facts.scopes:
                 continue
             scope = facts.scopes[forward]
-            returned = _returns(forward)
+            returned = returned_values(facts, forward)
             if returned and all(value is not None and _is_softmax(analysis, klass, value, scope) for value in returned):
                 yield from (value for value in returned if value is not None)
 
