@@ -347,6 +347,17 @@ class Architectures:
                 return True
         return False
 
+    def has_aux_head(self, origin: Origin, aux: tv.AuxHead, arch: tv.Architecture) -> bool:
+        """Whether the built model has this auxiliary head: an explicit flag, or torchvision's default."""
+        if arch.aux_param is not None:
+            flag = keyword(origin.call, arch.aux_param)
+            if flag is not None:
+                return bool_literal(flag.value) is True
+        weights = self.weights_of(origin)
+        if weights is weights.UNKNOWN:
+            return aux.with_weights and aux.without_weights
+        return aux.with_weights if weights.pretrained else aux.without_weights
+
     def weights_of(self, origin: Origin) -> Weights:
         """The weights the builder call loads, read from `weights=`, a positional argument or `pretrained=`."""
         call, builder = origin.call, origin.builder

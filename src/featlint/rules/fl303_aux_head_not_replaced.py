@@ -3,8 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from featlint.analysis import torchvision as tv
-from featlint.analysis.architectures import Architectures, Origin, covers
-from featlint.analysis.calls import bool_literal, keyword
+from featlint.analysis.architectures import covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -77,7 +76,7 @@ class AuxHeadNotReplaced(Rule):
             for aux in arch.aux.values():
                 if any(covers(path, aux.head) or covers(aux.head, path) for path in assigned):
                     continue
-                if not all(_aux_on(archs, origin, aux, arch) for origin in located.origins):
+                if not all(archs.has_aux_head(origin, aux, arch) for origin in located.origins):
                     continue
                 head = arch.layer(aux.head)
                 size = head.in_size if head is not None else "..."
@@ -87,15 +86,3 @@ class AuxHeadNotReplaced(Rule):
                     f"classes after `{tv.display_path(located.path)}` was replaced: train mode returns its logits "
                     f"too; replace it as well (`nn.Linear({size}, ...)`) or build with `{arch.aux_param}=False`",
                 )
-
-
-def _aux_on(archs: Architectures, origin: Origin, aux: tv.AuxHead, arch: tv.Architecture) -> bool:
-    """Whether the built model has this auxiliary head: an explicit flag, or torchvision's default."""
-    if arch.aux_param is not None:
-        flag = keyword(origin.call, arch.aux_param)
-        if flag is not None:
-            return bool_literal(flag.value) is True
-    weights = archs.weights_of(origin)
-    if weights is weights.UNKNOWN:
-        return aux.with_weights and aux.without_weights
-    return aux.with_weights if weights.pretrained else aux.without_weights

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import libcst as cst
 
 from featlint.analysis import torchvision as tv
-from featlint.analysis.calls import ModelCall, argument, bool_literal, keyword, model_call, string_literal
+from featlint.analysis.calls import ModelCall, bool_literal, keyword, model_call
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Edit, Severity

@@ -9,7 +9,6 @@ from featlint.analysis.inputs import FinalSize
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
-from featlint.rules.fl303_aux_head_not_replaced import _aux_on
 
 
 class InputSizeMismatch(Rule):
@@ -121,7 +120,7 @@ def _rejects(
             f"or crop to {accepted[0]}"
         )
     if training and arch.min_train_size is not None and min(final.sides) < arch.min_train_size:
-        aux_on = [aux for aux in arch.aux.values() if _aux_on(archs, origin, aux, arch) and not _removed(archs, origin, aux)]
+        aux_on = [aux for aux in arch.aux.values() if archs.has_aux_head(origin, aux, arch) and not _removed(archs, origin, aux)]
         if aux_on:
             size = arch.min_train_size
             switch = f", or build it with `{arch.aux_param}=False`" if arch.aux_param else ""
