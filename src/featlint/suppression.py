@@ -13,7 +13,7 @@ from featlint.diagnostics import Diagnostic
 
 _CODES = r"[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*"
 # `# noqa` (blanket) or `# noqa: FL101, FL202`; a colon with no code after it is an invalid directive.
-_INLINE = re.compile(rf"#\s*(?i:noqa)(?=$|[\s:#])(?:(?P<colon>\s*:\s*)(?P<codes>{_CODES})?)?")
+NOQA_COMMENT = re.compile(rf"#\s*(?i:noqa)(?=$|[\s:#])(?:(?P<colon>\s*:\s*)(?P<codes>{_CODES})?)?")
 # `# featlint: noqa` or `# featlint: noqa: FL101` on a line of its own (flake8's spelling too).
 _FILE = re.compile(rf"^#\s*(?:featlint|flake8)\s*:\s*(?i:noqa)(?:\s*:\s*(?P<codes>{_CODES}))?\s*$")
 _SPLIT = re.compile(r"[\s,]+")
@@ -68,7 +68,7 @@ def parse_suppressions(source: str, known_codes: Container[str]) -> Suppressions
             found.file = _codes(codes) if codes else ALL
             _warn_unknown(found, row, found.file, known_codes)
             continue
-        inline = _INLINE.search(token.string)
+        inline = NOQA_COMMENT.search(token.string)
         if inline is None:
             continue
         if inline.group("colon") and not inline.group("codes"):

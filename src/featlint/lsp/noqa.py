@@ -12,7 +12,7 @@ import tokenize
 
 from featlint.diagnostics import Diagnostic
 from featlint.fixes import split_lines
-from featlint.suppression import _INLINE as NOQA  # the one reading of `# noqa`, shared with the linter
+from featlint.suppression import NOQA_COMMENT as NOQA  # the one reading of `# noqa`, shared with the linter
 
 
 def _statement_end(tokens: list[tokenize.TokenInfo], row: int) -> int:
