@@ -56,6 +56,8 @@ class LayerResizedByAttribute(Rule):
         "import torch.nn as nn\nclass MyLinear(nn.Module):\n    def __init__(self, i, o):\n        super().__init__()\n"
         "        self.in_features = i\n        self.out_features = o\n",
         "class Config:\n    pass\ncfg = Config()\ncfg.out_features = 10\n",
+        # torchvision's detection backbones: `out_channels` on a container is bookkeeping that the heads read.
+        "import torch.nn as nn\nm = nn.Sequential(backbone, nn.Conv2d(2048, 256, 1))\nm.out_channels = 256\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -64,7 +66,7 @@ class LayerResizedByAttribute(Rule):
             if attr not in _SIZES or store.value is None:
                 continue
             layer = store.target.value
-            if not _is_library_layer(ctx, layer, store.scope):
+            if not _is_library_layer(ctx, layer, attr, store.scope):
                 continue
             receiver = ctx.code(layer)
             yield ctx.report(
@@ -74,11 +76,24 @@ class LayerResizedByAttribute(Rule):
             )
 
 
-def _is_library_layer(ctx: FileContext, expr: cst.BaseExpression, scope: Scope) -> bool:
-    """A submodule of a torchvision model, or a name bound to a torch.nn layer: never the user's own module,
-    whose `self.out_features = ...` is just bookkeeping."""
+def _is_library_layer(ctx: FileContext, expr: cst.BaseExpression, attr: str, scope: Scope) -> bool:
+    """A submodule of a torchvision model, or a name bound to a torch.nn layer that has `attr` as a size of its
+    own: never the user's own module, whose `self.out_features = ...` is just bookkeeping."""
     archs = ctx.analysis.architectures
     located = archs.locate(expr, scope)
     if located is not None and located.path:
         return True
-    return isinstance(expr, cst.Name) and archs.new_layer(expr, scope) is not None
+    if not isinstance(expr, cst.Name):
+        return False
+    layer = archs.new_layer(expr, scope)
+    return layer is not None and _owns(layer.type, attr)
+
+
+def _owns(kind: str, attr: str) -> bool:
+    """Whether a torch.nn layer class defines `attr` from its constructor. A container such as nn.Sequential
+    has no size: torchvision's detection code sets `out_channels` on one as plain bookkeeping."""
+    if attr in ("in_features", "out_features"):
+        return kind.endswith("Linear")
+    if attr in ("in_channels", "out_channels"):
+        return kind.startswith(("Conv", "LazyConv"))
+    return "Norm" in kind  # num_features: BatchNorm*, InstanceNorm*, SyncBatchNorm
