@@ -86,3 +86,18 @@ def test_match_statements_crash_no_rule() -> None:
     )
     result = engine.check_text(source, "match.py", engine._rules(["ALL"]))
     assert result.errors == []
+
+
+def test_clean_files_never_pay_for_positions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positions cost more than the parse: a rule must not ask for a line number unless it reports."""
+    import featlint.positions
+
+    def refuse(self: object, module: object) -> None:
+        raise AssertionError("positions computed for a file without findings")
+
+    monkeypatch.setattr(featlint.positions.Positions, "__init__", refuse)
+    clean = sorted((REPO / "fixtures").rglob("*clean*.py"))
+    assert clean
+    for path in clean:
+        result = engine.check_text(path.read_text(encoding="utf-8"), str(path), engine._rules(None))
+        assert result.errors == [] and result.diagnostics == [], path

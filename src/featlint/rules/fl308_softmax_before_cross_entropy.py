@@ -89,20 +89,22 @@ class SoftmaxBeforeCrossEntropy(Rule):
         entropy = [call for name, call in used.items() if name in CROSS_ENTROPY]
         if not entropy or "NLLLoss" in used or "nll_loss" in used:
             return
-        where = f"the loss is cross-entropy (line {ctx.line(entropy[0])}), which applies log-softmax itself"
-        fix = "drop the Softmax and apply it only at inference"
+        def where() -> str:  # a line number costs position metadata: only when reporting
+            return f"the loss is cross-entropy (line {ctx.line(entropy[0])}), which applies log-softmax itself"
+
         for head in new_heads(ctx.analysis):
             softmax = _final_softmax(head.layer)
             if softmax is not None:
                 yield ctx.report(
                     self, softmax.node,
-                    f"`{ctx.code(head.assignment.target)}` ends in nn.Softmax and {where}: it gets probabilities "
-                    f"squashed into [0, 1], gradients shrink and training stalls; {fix}",
+                    f"`{ctx.code(head.assignment.target)}` ends in nn.Softmax and {where()}: it gets probabilities "
+                    "squashed into [0, 1], gradients shrink and training stalls; drop the Softmax and apply it "
+                    "only at inference",
                 )
         for node in _softmax_forwards(ctx.analysis):
             yield ctx.report(
                 self, node,
-                f"this forward returns a softmax and {where}: it gets probabilities squashed into [0, 1], "
+                f"this forward returns a softmax and {where()}: it gets probabilities squashed into [0, 1], "
                 f"gradients shrink and training stalls; return the logits and apply softmax only at inference",
             )
 
