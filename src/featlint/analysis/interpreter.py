@@ -157,7 +157,6 @@ class Enumerated:
 class Frame:
     scope: Scope
     env: dict[str, object]
-    function: cst.FunctionDef | None = None
     tests: list[cst.BaseExpression | None] = dataclasses.field(default_factory=list)
     inherited_condition: bool = False
     loops: tuple[cst.CSTNode, ...] = ()
@@ -216,20 +215,20 @@ class Interpreter:
         for index, param in enumerate(params):
             name = param.name.value
             if index == 0 and scope.owner_class is not None:
-                env[name] = self._instance(scope.owner_class, node, name)
+                env[name] = self._instance(scope.owner_class, node)
             elif param.default is None:
-                env[name] = Ref(self._model(name, param, from_parameter=True))
-        frame = Frame(scope, env, node, no_grad=self._no_grad_decorated(node))
+                env[name] = Ref(self._model(param, from_parameter=True))
+        frame = Frame(scope, env, no_grad=self._no_grad_decorated(node))
         self._block(node.body, frame)
 
-    def _instance(self, cls: cst.ClassDef, node: cst.CSTNode, label: str) -> object:
+    def _instance(self, cls: cst.ClassDef, node: cst.CSTNode) -> object:
         if self.values.is_module_class(cls):
-            return Ref(self._model(label, node, user_class=cls))
+            return Ref(self._model(node, user_class=cls))
         return Namespace(cls)
 
     # --- recording ----------------------------------------------------------------------------------------
-    def _model(self, label: str, node: cst.CSTNode, **fields: object) -> Model:
-        model = Model(label, node, **fields)  # type: ignore[arg-type]
+    def _model(self, node: cst.CSTNode, **fields: object) -> Model:
+        model = Model(node, **fields)  # type: ignore[arg-type]
         self.models.append(model)
         return model
 
@@ -425,10 +424,6 @@ class Interpreter:
     # --- assignment -------------------------------------------------------------------------------------
     def _assign(self, target: cst.BaseExpression, value: object, value_node: cst.BaseExpression | None, frame: Frame) -> None:
         if isinstance(target, cst.Name):
-            if isinstance(value, Ref) and value.path == () and not value.model.label:
-                value.model.label = target.value
-            if isinstance(value, Optimizer) and not value.label:
-                value.label = target.value
             frame.env[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = value.items if isinstance(value, TupleValue) and len(value.items) == len(target.elements) else None
@@ -470,8 +465,6 @@ class Interpreter:
         )
         if isinstance(value, Ref) and value.model is not owner.model and value.model.home is None:
             value.model.home = (owner.model, path)
-            if not value.model.label:
-                value.model.label = self.module.code_for_node(target)
 
     def _requires_grad(
         self, node: cst.CSTNode, owner: object, owner_node: cst.BaseExpression, flag: bool | None, frame: Frame
@@ -679,9 +672,6 @@ class Interpreter:
                 self._event(EventKind.ADD_GROUP, call, frame, optimizer=receiver, params=held)
             elif method == "step":
                 self._event(EventKind.STEP, call, frame, optimizer=receiver)
-            elif method == "zero_grad":
-                flag = calls.bool_literal(calls.argument(call, 0, "set_to_none"))
-                self._event(EventKind.ZERO_GRAD, call, frame, optimizer=receiver, value=flag)
             return None
         if isinstance(receiver, ParamVar) and method == "requires_grad_":
             flag = calls.bool_literal(call.args[0].value) if call.args else True
@@ -817,13 +807,13 @@ class Interpreter:
         built = calls.model_call(self.names, call, frame.scope)
         if built is not None:
             model = self._model(
-                "", call, builder=built.builder, pretrained=self._pretrained(call, built), library=True
+                call, builder=built.builder, pretrained=self._pretrained(call, built), library=True
             )
             self._event(EventKind.BUILD, call, frame, Ref(model))
             return Ref(model)
         if name == "timm.create_model":
             flag = calls.keyword(call, "pretrained")
-            model = self._model("", call, pretrained=calls.bool_literal(flag.value) if flag else False, library=True)
+            model = self._model(call, pretrained=calls.bool_literal(flag.value) if flag else False, library=True)
             self._event(EventKind.BUILD, call, frame, Ref(model))
             return Ref(model)
         if name.startswith("torch.optim.") and not name.startswith(_NOT_OPTIMIZERS):
@@ -833,8 +823,7 @@ class Interpreter:
         if name in _WRAPPERS:
             inner = args[0] if args else None
             if isinstance(inner, Ref) and not inner.path:
-                wrapper = self._model("", call, wrapped=inner.model)
-                self._event(EventKind.WRAP, call, frame, Ref(inner.model))
+                wrapper = self._model(call, wrapped=inner.model)
                 return Ref(wrapper)
             return None
         if name.startswith("torch.nn.init."):
@@ -846,7 +835,7 @@ class Interpreter:
                     self._event(EventKind.INIT, call, frame, target, partial=target.partial)
             return None
         if name in ("torch.nn.Sequential", "torch.nn.ModuleList") and any(isinstance(a, Ref) for a in args):
-            container = self._model("", call)
+            container = self._model(call)
             for index, value in enumerate(args):
                 if isinstance(value, Ref) and not value.path and value.model.home is None:
                     value.model.home = (container, (str(index),))
@@ -914,7 +903,7 @@ class Interpreter:
         params_node, params_value = self._arg(call, args, 0, "params")
         lr_node, _ = self._arg(call, args, 1, "lr")
         groups = self._groups(params_node, params_value, lr_node, call, frame)
-        optimizer = Optimizer("", call, klass, groups, frame.scope)
+        optimizer = Optimizer(call, klass, groups, frame.scope)
         self.optimizers.append(optimizer)
         self._event(EventKind.OPTIMIZER, call, frame, optimizer=optimizer)
         return optimizer
@@ -964,7 +953,7 @@ class Interpreter:
         self.reached.add(node)
         env = self._bind_arguments(node, call, args, function.bound)
         callee = Frame(
-            scope, env, node, inherited_condition=frame.conditional, loops=frame.loops,
+            scope, env, inherited_condition=frame.conditional, loops=frame.loops,
             no_grad=frame.no_grad or self._no_grad_decorated(node), depth=frame.depth + 1,
         )
         self._active.append(node)
@@ -978,7 +967,7 @@ class Interpreter:
         return None
 
     def _construct(self, cls: cst.ClassDef, call: cst.Call, args: list[object], frame: Frame) -> object:
-        instance = self._instance(cls, call, "")
+        instance = self._instance(cls, call)
         if isinstance(instance, Ref):
             self._event(EventKind.BUILD, call, frame, instance)
         init = _method_of(cls, "__init__")

@@ -14,7 +14,7 @@ What is tracked
     into another (`self.backbone = resnet50()`) continues as a path of the outer one;
   * events: built, weights loaded, frozen/unfrozen (a whole path, or part of it when a slice, a name
     condition or an `if` selects), head (any submodule) replaced, re-initialised, moved to a device,
-    wrapped, mode switched, handed to an optimizer (which parameters, filtered on `requires_grad` or not,
+    a layer assigned on a parallel wrapper, mode switched, handed to an optimizer (which parameters, filtered on `requires_grad` or not,
     per param group with its lr), param group added, optimizer step, backward (and whether the loss was
     computed with gradients disabled), and escapes into code the file does not show.
 
@@ -50,9 +50,8 @@ STORY_TOKENS = ("torch", "timm", "lightning")
 
 @dataclasses.dataclass(eq=False)
 class Model:
-    """One model object. `label` is how the file first names it, for messages."""
+    """One model object; `node` is the expression that built it."""
 
-    label: str
     node: cst.CSTNode
     builder: tv.Builder | None = None
     # Weights requested when built: True (pretrained), False (random init), None (unknown).
@@ -99,7 +98,6 @@ class Group:
 
 @dataclasses.dataclass(eq=False)
 class Optimizer:
-    label: str
     node: cst.Call
     klass: str  # the torch.optim class name, e.g. "SGD"
     groups: list[Group]
@@ -122,12 +120,10 @@ class EventKind(enum.Enum):
     WRAPPER_ASSIGN = "wrapper-assign"  # a layer assigned on a DataParallel/DDP wrapper
     INIT = "init"  # re-initialisation (apply(init_fn), nn.init.* over modules()/parameters())
     MOVE = "move"  # .to(device) / .cuda()
-    WRAP = "wrap"
     MODE = "mode"  # `value` True: train(), False: eval()
     OPTIMIZER = "optimizer"
     ADD_GROUP = "add-group"
     STEP = "step"
-    ZERO_GRAD = "zero-grad"
     BACKWARD = "backward"
     LOSS_PATCH = "loss-patch"  # requires_grad forced on a loss
     ESCAPE = "escape"  # handed to code the file does not show
