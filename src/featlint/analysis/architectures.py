@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 import libcst as cst
 
 from featlint.analysis import torchvision as tv
-from featlint.analysis.calls import argument, bool_literal, is_none, keyword, model_call, string_literal
+from featlint.analysis.calls import argument, subscript_index, bool_literal, is_none, keyword, model_call, string_literal
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope
 from featlint.analysis.values import ValueAnalyzer
@@ -156,12 +156,12 @@ class Architectures:
                 return self._returned(func.value, scope)
             return None
         if isinstance(expr, cst.Name):
-            owner = _self_class(expr.value, scope)
+            owner = scope.self_class(expr.value)
             if owner is not None:
                 return None  # `self` is the user's own module: left alone
             return self._bound(scope.lookup(expr.value))
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-            owner = _self_class(expr.value.value, scope)
+            owner = scope.self_class(expr.value.value)
             if owner is not None:
                 return self._bound(self.facts.class_attributes.get(owner, {}).get(expr.attr.value, []))
         return None
@@ -206,7 +206,7 @@ class Architectures:
             if isinstance(node, cst.Attribute):
                 chain.append((node.value, node.attr.value))
                 node = node.value
-            elif isinstance(node, cst.Subscript) and (index := _index(node)) is not None:
+            elif isinstance(node, cst.Subscript) and isinstance(index := subscript_index(node), int):
                 chain.append((node.value, index))
                 node = node.value
             else:
@@ -442,26 +442,6 @@ def feed(layer: NewLayer | None, shape: Shape | None) -> tuple[Shape | None, Mis
 def covers(outer: str, inner: str) -> bool:
     """The dotted path `outer` is `inner` or one of its ancestors."""
     return inner == outer or inner.startswith(f"{outer}.")
-
-
-def _index(node: cst.Subscript) -> int | None:
-    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-        return None
-    value = node.slice[0].slice.value
-    if isinstance(value, cst.Integer):
-        return int(value.evaluated_value)
-    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
-        if isinstance(value.expression, cst.Integer):
-            return -int(value.expression.evaluated_value)
-    return None
-
-
-def _self_class(name: str, scope: Scope) -> cst.ClassDef | None:
-    while scope.kind == "comprehension" and scope.parent is not None:
-        scope = scope.parent
-    if scope.kind == "function" and scope.owner_class is not None and name == scope.self_name:
-        return scope.owner_class
-    return None
 
 
 def returned_values(facts: ModuleFacts, function: cst.FunctionDef) -> list[cst.BaseExpression | None]:

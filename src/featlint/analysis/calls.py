@@ -37,6 +37,19 @@ def is_none(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "None"
 
 
+def subscript_index(node: cst.Subscript) -> int | str | None:
+    """The literal in `x[3]`, `x[-1]` or `x["key"]`; None for slices, several indexes or computed ones."""
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    value = node.slice[0].slice.value
+    if isinstance(value, cst.Integer):
+        return int(value.evaluated_value)
+    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus):
+        if isinstance(value.expression, cst.Integer):
+            return -int(value.expression.evaluated_value)
+    return string_literal(value)
+
+
 def keyword(call: cst.Call, name: str) -> cst.Arg | None:
     return next((arg for arg in call.args if arg.keyword is not None and arg.keyword.value == name), None)
 

@@ -15,7 +15,7 @@ import libcst as cst
 
 from featlint.analysis import calls
 from featlint.analysis.names import NameResolver
-from featlint.analysis.scopes import ModuleFacts, Scope
+from featlint.analysis.scopes import ModuleFacts, Scope, element_of, method_of
 from featlint.analysis.story import (
     Event,
     EventKind,
@@ -429,7 +429,7 @@ class Interpreter:
             items = value.items if isinstance(value, TupleValue) and len(value.items) == len(target.elements) else None
             for index, element in enumerate(target.elements):
                 part = items[index] if items is not None else None
-                inner = _element_node(value_node, index)
+                inner = element_of(value_node, (index,))
                 self._assign(element.value, part, inner, frame)
         elif isinstance(target, cst.Attribute):
             self._store(target, target.value, target.attr.value, value, value_node, frame)
@@ -553,14 +553,14 @@ class Interpreter:
             if owner.model.wrapped is not None:
                 return Ref(owner.model.wrapped, owner.path) if attr == "module" and not owner.path else None
             if owner.model.user_class is not None and not owner.path:
-                method = _method_of(owner.model.user_class, attr)
+                method = method_of(owner.model.user_class, attr)
                 if method is not None:
                     return FunctionRef(method, owner)
             return Ref(owner.model, (*owner.path, attr), owner.partial)
         if isinstance(owner, Namespace):
             if attr in owner.attrs:
                 return owner.attrs[attr]
-            method = _method_of(owner.cls, attr)
+            method = method_of(owner.cls, attr)
             return FunctionRef(method, owner) if method is not None else None
         if isinstance(owner, ModuleVar) and attr in _PARAM_ATTRIBUTES:
             return Ref(owner.ref.model, owner.ref.path, partial=True)
@@ -970,7 +970,7 @@ class Interpreter:
         instance = self._instance(cls, call)
         if isinstance(instance, Ref):
             self._event(EventKind.BUILD, call, frame, instance)
-        init = _method_of(cls, "__init__")
+        init = method_of(cls, "__init__")
         if init is not None:
             self._invoke(FunctionRef(init, instance), call, args, frame)
         return instance
@@ -1027,22 +1027,9 @@ def _as_params(value: object) -> tuple[ParamsValue, ...] | None:
 
 
 def _index(expr: cst.Subscript) -> str | None:
-    if len(expr.slice) != 1 or not isinstance(expr.slice[0].slice, cst.Index):
-        return None
-    value = expr.slice[0].slice.value
-    if isinstance(value, cst.Integer):
-        return value.value
-    if isinstance(value, cst.UnaryOperation) and isinstance(value.operator, cst.Minus) and isinstance(value.expression, cst.Integer):
-        return "-" + value.expression.value
-    return calls.string_literal(value)
-
-
-def _method_of(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
-    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
-    for statement in body:
-        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
-            return statement
-    return None
+    """A literal index as a path component of a model: `classifier[6]` is ("classifier", "6")."""
+    index = calls.subscript_index(expr)
+    return None if index is None else str(index)
 
 
 def _within(scope: Scope | None, ancestor: Scope) -> bool:
@@ -1051,12 +1038,6 @@ def _within(scope: Scope | None, ancestor: Scope) -> bool:
             return True
         scope = scope.parent
     return False
-
-
-def _element_node(value: cst.BaseExpression | None, index: int) -> cst.BaseExpression | None:
-    if isinstance(value, (cst.Tuple, cst.List)) and index < len(value.elements):
-        return value.elements[index].value
-    return None
 
 
 def build_story(module: cst.Module, facts: ModuleFacts, names: NameResolver, values: ValueAnalyzer) -> Story:

@@ -31,6 +31,15 @@ class Scope:
     def add(self, binding: Binding) -> None:
         self.bindings.setdefault(binding.name, []).append(binding)
 
+    def self_class(self, name: str) -> cst.ClassDef | None:
+        """The class whose `self` this is, when `name` is the first parameter of one of its methods."""
+        scope = self
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        if scope.kind == "function" and scope.owner_class is not None and name == scope.self_name:
+            return scope.owner_class
+        return None
+
     def lookup(self, name: str) -> list[Binding]:
         """Python's rule: the innermost scope that binds the name; class bodies are skipped from inside
         functions nested in them."""
@@ -369,6 +378,15 @@ class _Collector:
 
     def visit_Call(self, node: cst.Call) -> None:
         self.facts.calls.append(CallSite(node, self.scope))
+
+
+def method_of(cls: cst.ClassDef, name: str) -> cst.FunctionDef | None:
+    """The method `name` defined in the body of `cls` itself (not inherited)."""
+    body = cls.body.body if isinstance(cls.body, cst.IndentedBlock) else ()
+    for statement in body:
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == name:
+            return statement
+    return None
 
 
 def element_of(value: cst.BaseExpression | None, path: Sequence[int]) -> cst.BaseExpression | None:

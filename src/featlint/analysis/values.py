@@ -122,7 +122,7 @@ class ValueAnalyzer:
         return Kind.UNKNOWN
 
     def _name_kind(self, name: str, scope: Scope) -> Kind:
-        owner = self._self_class(name, scope)
+        owner = scope.self_class(name)
         if owner is not None:
             return Kind.MODULE if self.is_module_class(owner) else Kind.UNKNOWN
         bindings = scope.lookup(name)
@@ -165,7 +165,7 @@ class ValueAnalyzer:
     def _attribute_kind(self, expr: cst.Attribute, scope: Scope) -> Kind:
         attr = expr.attr.value
         base = expr.value
-        owner = self._self_class(base.value, scope) if isinstance(base, cst.Name) else None
+        owner = scope.self_class(base.value) if isinstance(base, cst.Name) else None
         owner = owner or self._instance_class(base, scope)
         if owner is not None:
             bindings = self.facts.class_attributes.get(owner, {}).get(attr, [])
@@ -180,14 +180,6 @@ class ValueAnalyzer:
         if attr in _PLAIN_ATTRIBUTES or attr.startswith("_"):
             return Kind.UNKNOWN
         return Kind.MODULE
-
-    def _self_class(self, name: str, scope: Scope) -> cst.ClassDef | None:
-        """The class whose `self` this is, when `name` is the first parameter of one of its methods."""
-        while scope.kind == "comprehension" and scope.parent is not None:
-            scope = scope.parent
-        if scope.kind == "function" and scope.owner_class is not None and name == scope.self_name:
-            return scope.owner_class
-        return None
 
     def _instance_class(self, expr: cst.BaseExpression, scope: Scope) -> cst.ClassDef | None:
         """The class defined in this file that `expr` is an instance of, when every binding agrees.

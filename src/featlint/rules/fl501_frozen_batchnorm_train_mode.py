@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
+from featlint.analysis.scopes import method_of
 from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Story, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
@@ -78,7 +77,7 @@ class FrozenBatchnormTrainMode(Rule):
             if mode.value is not True or mode.partial or mode.model is None:
                 continue
             model, path = mode.located()  # type: ignore[misc]
-            if path or _overrides_train(model):
+            if path or (model.user_class is not None and method_of(model.user_class, "train") is not None):
                 continue
             freeze = self._frozen_batchnorm(story, model, mode)
             if freeze is None or self._reset_after(story, model, mode):
@@ -117,10 +116,3 @@ class FrozenBatchnormTrainMode(Rule):
             e.partial and e.value is False and any(loop in e.loops for loop in mode.loops)
             for e in story.on(model, [EventKind.MODE])
         )
-
-
-def _overrides_train(model: Model) -> bool:
-    cls = model.user_class
-    if cls is None or not isinstance(cls.body, cst.IndentedBlock):
-        return False
-    return any(isinstance(s, cst.FunctionDef) and s.name.value == "train" for s in cls.body.body)
