@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featlint import __version__
+from featlint.deferred import cst, package_file
 from featlint.diagnostics import Diagnostic
 from featlint.engine import InternalError
 
@@ -49,9 +50,12 @@ _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# featlint's result cache; 
 def code_fingerprint() -> str:
     """What the results depend on besides the file and its settings: featlint's code and data, Python, libcst."""
     digest = hashlib.blake2b(digest_size=16)
-    try:  # libcst's generated version module: importlib.metadata would add ~15 ms to every run's start
-        from libcst._version import __version__ as libcst_version
-    except ImportError:
+    # libcst's generated version module, read as text: importing it would load libcst (a cache hit never
+    # needs it; featlint/deferred.py) and importlib.metadata would add ~15 ms to every run's start.
+    version_file = package_file(cst, "_version.py")
+    if version_file.is_file():
+        libcst_version = version_file.read_text(encoding="utf-8")
+    else:
         from importlib import metadata
 
         libcst_version = metadata.version("libcst")

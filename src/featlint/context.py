@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import libcst as cst
+from typing import TYPE_CHECKING
 
 from featlint.analysis import FileAnalysis
+from featlint.deferred import cst
 from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from featlint.positions import Positions
 from featlint.rules.base import Rule
+
+if TYPE_CHECKING:
+    from featlint.positions import Positions
 
 
 class FileContext:
@@ -23,6 +25,10 @@ class FileContext:
     def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
         # Computed on the first report only: most files report nothing.
         if self._positions is None:
+            from featlint.positions import (
+                Positions,  # subclasses libcst's code generator: loads libcst
+            )
+
             self._positions = Positions(self.module)
         return self._positions.span(node)
 

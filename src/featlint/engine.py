@@ -10,11 +10,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from featlint.analysis import FileAnalysis
 from featlint.config import Overrides, SettingsResolver, expand
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Location
 from featlint.discovery import PathFilter, discover
 from featlint.nesting import check_depth, deep_recursion, too_deeply_nested

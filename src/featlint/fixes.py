@@ -18,9 +18,8 @@ import tokenize
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import libcst as cst
-
 from featlint.config import SettingsResolver
+from featlint.deferred import cst
 from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from featlint.engine import FileResult, RunResult, check_text
 from featlint.rules.base import Rule

@@ -5,11 +5,10 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, collect
 from featlint.analysis.values import ValueAnalyzer
+from featlint.deferred import cst
 
 if TYPE_CHECKING:
     from featlint.analysis.architectures import Architectures

@@ -23,13 +23,20 @@ import functools
 import operator
 from collections.abc import Callable, Iterator, Sequence
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
-from featlint.analysis.calls import argument, subscript_index, bool_literal, is_none, keyword, model_call, string_literal
+from featlint.analysis.calls import (
+    argument,
+    bool_literal,
+    is_none,
+    keyword,
+    model_call,
+    string_literal,
+    subscript_index,
+)
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope
 from featlint.analysis.values import ValueAnalyzer
+from featlint.deferred import cst
 
 # Methods that return the module they are called on.
 _SAME_MODULE = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "half", "double", "bfloat16",
@@ -37,8 +44,9 @@ _SAME_MODULE = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "half",
 # Layer attributes that hold a size, and which side of the layer they describe.
 _SIZE_ATTRIBUTES = {"in_features": "in", "in_channels": "in", "out_features": "out", "out_channels": "out",
                     "num_features": "in"}
-_ARITHMETIC: dict[type[cst.BaseBinaryOp], Callable[[int, int], int]] = {
-    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul, cst.FloorDivide: operator.floordiv,
+# Keyed by the operator node's class name: no libcst attribute is touched at import (see featlint/__init__.py).
+_ARITHMETIC: dict[str, Callable[[int, int], int]] = {
+    "Add": operator.add, "Subtract": operator.sub, "Multiply": operator.mul, "FloorDivide": operator.floordiv,
 }
 
 
@@ -282,11 +290,11 @@ class Architectures:
         (`model.fc.in_features`). Command-line defaults are not sizes: the user may pass another value."""
         if isinstance(expr, cst.Integer):
             return int(expr.evaluated_value)
-        if isinstance(expr, cst.BinaryOperation) and type(expr.operator) in _ARITHMETIC:
+        if isinstance(expr, cst.BinaryOperation) and type(expr.operator).__name__ in _ARITHMETIC:
             left, right = self.size(expr.left, scope), self.size(expr.right, scope)
             if left is None or right is None or (right == 0 and isinstance(expr.operator, cst.FloorDivide)):
                 return None
-            return _ARITHMETIC[type(expr.operator)](left, right)
+            return _ARITHMETIC[type(expr.operator).__name__](left, right)
         if isinstance(expr, cst.Name):
             value = self._single_value(expr, scope)
             if value is None or id(value) in self._active:

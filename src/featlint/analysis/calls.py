@@ -10,11 +10,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.names import DYNAMIC, NameResolver
 from featlint.analysis.scopes import Scope
+from featlint.deferred import cst
 
 # torch.hub.load("pytorch/vision:v0.10.0", ...) pins a torchvision that predates the weights API.
 _HUB_TAG = re.compile(r"^v?0\.(\d+)(?:\.\d+)?$")

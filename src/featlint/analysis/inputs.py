@@ -20,12 +20,11 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 
-import libcst as cst
-
 from featlint.analysis.architectures import Architectures, Origin, Weights
 from featlint.analysis.calls import argument, keyword
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, Scope
+from featlint.deferred import cst
 
 # The modules torchvision's transform classes are reached through.
 TRANSFORM_MODULES = frozenset({

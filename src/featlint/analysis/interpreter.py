@@ -11,8 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-import libcst as cst
-
 from featlint.analysis import calls
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, Scope, element_of, method_of
@@ -27,6 +25,7 @@ from featlint.analysis.story import (
     Story,
 )
 from featlint.analysis.values import ValueAnalyzer
+from featlint.deferred import cst
 
 MAX_DEPTH = 4  # nested calls into the file's own functions
 _TORCH_ROOTS = ("torch", "torchvision", "timm", "lightning", "pytorch_lightning")

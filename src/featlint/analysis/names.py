@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import builtins
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope
+from featlint.deferred import cst
 
 DYNAMIC = "*"
 _BUILTINS = frozenset(dir(builtins))

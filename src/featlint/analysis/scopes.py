@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Literal
 
-import libcst as cst
+from featlint.deferred import cst
 
 ScopeKind = Literal["module", "class", "function", "comprehension"]
 BindingKind = Literal["import", "assign", "loop", "with", "param", "def", "class", "other"]

@@ -37,10 +37,9 @@ import enum
 import functools
 from collections.abc import Iterable, Iterator
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.scopes import Scope
+from featlint.deferred import cst
 
 Path = tuple[str, ...]
 # A file without any of these cannot build a story (the interpreter needs a torch-family import): the

@@ -13,11 +13,10 @@ import enum
 import operator
 from collections.abc import Callable, Iterable
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.names import DYNAMIC, NameResolver
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope, element_of
+from featlint.deferred import cst
 
 
 class Kind(enum.Enum):
@@ -70,9 +69,10 @@ class Number:
     origin_label: str | None = None
 
 
-_BINARY: dict[type[cst.BaseBinaryOp], Callable[[float, float], float]] = {
-    cst.Add: operator.add, cst.Subtract: operator.sub, cst.Multiply: operator.mul,
-    cst.Divide: operator.truediv, cst.FloorDivide: operator.floordiv, cst.Power: operator.pow,
+# Keyed by the operator node's class name: no libcst attribute is touched at import (see featlint/__init__.py).
+_BINARY: dict[str, Callable[[float, float], float]] = {
+    "Add": operator.add, "Subtract": operator.sub, "Multiply": operator.mul,
+    "Divide": operator.truediv, "FloorDivide": operator.floordiv, "Power": operator.pow,
 }
 
 
@@ -281,12 +281,12 @@ class ValueAnalyzer:
                 return None
             sign = -1.0 if isinstance(expr.operator, cst.Minus) else 1.0
             return dataclasses.replace(inner, value=sign * inner.value)
-        if isinstance(expr, cst.BinaryOperation) and type(expr.operator) in _BINARY:
+        if isinstance(expr, cst.BinaryOperation) and type(expr.operator).__name__ in _BINARY:
             left, right = self.number(expr.left, scope), self.number(expr.right, scope)
             if left is None or right is None:
                 return None
             try:
-                value = _BINARY[type(expr.operator)](left.value, right.value)
+                value = _BINARY[type(expr.operator).__name__](left.value, right.value)
             except (ArithmeticError, ValueError):
                 return None
             origin = left if left.origin is not None else right

@@ -23,7 +23,9 @@ def _load() -> tuple[type[Rule], ...]:
         module = importlib.import_module(f"{__name__}.{module_info.name}")
         rules = [
             value for value in vars(module).values()
-            if isinstance(value, type) and issubclass(value, Rule) and value.__module__ == module.__name__
+            # type(), not isinstance(): isinstance reads `__class__` of every value, which would load the
+            # deferred libcst module the rule imported (featlint/deferred.py).
+            if issubclass(type(value), type) and issubclass(value, Rule) and value.__module__ == module.__name__
             and getattr(value, "code", None)
         ]
         if len(rules) != 1:

@@ -1,8 +1,7 @@
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules._edits import assignment_to_requires_grad_call
 from featlint.rules.base import Rule

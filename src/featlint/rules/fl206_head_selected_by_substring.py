@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.calls import string_literal
 from featlint.analysis.story import STORY_TOKENS, EventKind, Model
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 

@@ -2,11 +2,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
-from featlint.analysis.architectures import Architectures, Assignment, Misfit, NewLayer, covers, feed
+from featlint.analysis.architectures import (
+    Architectures,
+    Assignment,
+    Misfit,
+    NewLayer,
+    covers,
+    feed,
+)
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Applicability, Diagnostic, Severity
 from featlint.rules.base import Rule
 

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.calls import ModelCall, bool_literal, keyword, model_call
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Edit, Severity
 from featlint.rules.base import Rule
 

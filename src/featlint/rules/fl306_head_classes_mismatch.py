@@ -3,14 +3,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import FileAnalysis
 from featlint.analysis import torchvision as tv
 from featlint.analysis.architectures import Assignment, NewLayer, covers
 from featlint.analysis.calls import keyword
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 

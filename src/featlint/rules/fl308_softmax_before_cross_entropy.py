@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import FileAnalysis
 from featlint.analysis.architectures import NewLayer, returned_values
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 from featlint.rules.fl306_head_classes_mismatch import CROSS_ENTROPY, losses, new_heads

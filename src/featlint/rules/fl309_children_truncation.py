@@ -2,11 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 

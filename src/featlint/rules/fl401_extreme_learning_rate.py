@@ -4,11 +4,10 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
-import libcst as cst
-
 from featlint.analysis.scopes import Scope
 from featlint.analysis.values import Number
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import libcst as cst
-
 from featlint.analysis import torchvision as tv
 from featlint.analysis.architectures import Architectures, Assignment, NewLayer, covers
 from featlint.analysis.calls import argument
 from featlint.analysis.inputs import Transform, keeps_channels
 from featlint.context import FileContext
+from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 

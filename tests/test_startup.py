@@ -1,0 +1,46 @@
+"""Commands that never parse a file never load libcst (featlint/deferred.py): it is most of their start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+
+# Runs the CLI in a fresh interpreter, then reports whether libcst's node classes were ever imported.
+_PROBE = (
+    "import sys\n"
+    "from featlint.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit:\n"
+    "    pass\n"
+    "sys.stderr.write('LIBCST LOADED' if 'libcst._nodes.expression' in sys.modules else 'LIBCST DEFERRED')\n"
+)
+
+
+def _libcst_loaded(*args: str, cwd: Path = REPO) -> bool:
+    done = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=cwd, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src")})
+    assert "LIBCST" in done.stderr, done.stderr
+    return "LIBCST LOADED" in done.stderr
+
+
+@pytest.mark.parametrize("args", [["--version"], ["rules"], ["rules", "--output-format", "json"],
+                                  ["explain", "FL201"]])
+def test_commands_that_parse_nothing_do_not_load_libcst(args: list[str]) -> None:
+    assert not _libcst_loaded(*args)
+
+
+def test_a_file_no_rule_can_report_on_is_not_parsed_with_libcst(tmp_path: Path) -> None:
+    (tmp_path / "plain.py").write_text("def add(a, b):\n    return a + b\n")
+    assert not _libcst_loaded("check", "plain.py", "--no-cache", cwd=tmp_path)
+
+
+def test_a_run_answered_from_the_cache_does_not_load_libcst(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("import torch\nmodel.fc.require_grad = False\n")
+    assert _libcst_loaded("check", "train.py", cwd=tmp_path)  # the first run parses and fills the cache
+    assert not _libcst_loaded("check", "train.py", cwd=tmp_path)
