@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from featlint.config import Overrides, SettingsResolver
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic
 from featlint.engine import FileResult, run
-from featlint.parallel import Task, lint_files
+from featlint.parallel import Schedule, Task, lint_files
 from featlint.rules import ALL_RULES
 from featlint.rules.base import Rule
 
@@ -59,7 +60,11 @@ def _tasks(root: Path) -> list[Task]:
     return [Task(path, path.name, rules) for path in sorted(root.glob("*.py"))]
 
 
-def test_workers_give_the_same_results_in_the_same_order(tree: Path) -> None:
+@pytest.mark.parametrize("large_file", [parallel.LARGE_FILE, 60])  # 60 bytes: most files take the large lane
+def test_workers_give_the_same_results_in_the_same_order(
+    tree: Path, large_file: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(parallel, "LARGE_FILE", large_file)
     tasks = _tasks(tree)
     serial = lint_files(tasks, jobs=1)
     parallel_results = lint_files(tasks, jobs=2)
@@ -69,6 +74,26 @@ def test_workers_give_the_same_results_in_the_same_order(tree: Path) -> None:
     assert {"FL001", "FL101"} <= codes
     assert [str(e) for r in serial for e in r.errors] == ["crash.py: internal error in rule FL998: RuntimeError: boom"]
     assert any(r.warnings for r in serial)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_schedule_hands_out_every_file_once_and_never_two_large_files_at_once(seed: int) -> None:
+    rng = random.Random(seed)
+    large = [rng.random() < 0.3 for _ in range(40)]
+    order = sorted(range(40), key=lambda i: -i)  # any order: the schedule keeps it within each kind
+    schedule = Schedule(order, large)
+    running: list[int] = []
+    started: list[int] = []
+    while schedule.left or running:
+        while len(running) < 3 and (index := schedule.take()) is not None:
+            running.append(index)
+            started.append(index)
+            assert sum(large[i] for i in running) <= 1
+        assert running, "nothing may start and nothing runs: the schedule is stuck"
+        schedule.finished(running.pop(rng.randrange(len(running))))
+    assert sorted(started) == list(range(40))
+    assert [i for i in started if large[i]] == [i for i in order if large[i]]
+    assert [i for i in started if not large[i]] == [i for i in order if not large[i]]
 
 
 def test_a_run_is_the_same_with_any_number_of_jobs_and_with_the_cache(

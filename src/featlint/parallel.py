@@ -5,23 +5,37 @@ started with "spawn" on every platform (no fork of a parent that may hold thread
 server; the same behaviour on Linux, macOS and Windows) and each lints whole files, returning plain
 picklable results. Small runs stay in the calling process: starting a worker costs about as much as linting
 a dozen files. Files are handed out largest first so that one big file does not finish last on its own.
+
+Memory is the libcst tree: 100 to 550 bytes per byte of source, so the largest generated files of a big
+tree (torch's 1.3 MB `common_methods_invocations.py`) need 300-700 MB each. Two of them at once doubled a
+run's peak, so at most one large file is linted at a time while the other workers take the small ones; and
+a worker hands the freed memory back to the system after a large file (the allocator otherwise keeps it,
+and every worker would hold its own high-water mark until the end of the run).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from featlint.cache import Cache, Entry
 from featlint.engine import FileResult, InternalError, check_file, check_text
 from featlint.rules.base import Rule
 from featlint.source import UnreadableSource, decode_source, read_bytes
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 # Each worker must have at least this many files to lint, or starting it costs more than it saves.
 FILES_PER_WORKER = 12
+# Bytes of source above which a file counts as large: its tree takes 15-70 MB, up to 700 MB for generated data.
+LARGE_FILE = 128 * 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +102,27 @@ def lint_file(task: Task, cache: Cache | None = None) -> FileResult:
     result = check_text(text, task.display, task.rules)
     if key is not None:
         cache.store(key, Entry(result.diagnostics, result.warnings, result.errors))
+    if len(text) > LARGE_FILE:
+        _release_memory()
     return _finished(result)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes.util  # here: most runs never lint a large file
+
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows): nothing to hand back this way
+        return None
+
+
+def _release_memory() -> None:
+    """Return the memory of a large file's freed tree to the system (glibc keeps it; about 5 ms)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _ignore_interrupts() -> None:
@@ -126,26 +160,66 @@ def _failed(task: Task, message: str) -> FileResult:
     return FileResult(task.display, errors=[InternalError(task.display, None, message)])
 
 
+class Schedule:
+    """The order files are handed to workers: as given (largest first), but never two large files at once;
+    while one runs, the small files go ahead."""
+
+    def __init__(self, order: Sequence[int], large: Sequence[bool]) -> None:
+        self._large = large
+        self._queues = (
+            collections.deque(i for i in order if large[i]), collections.deque(i for i in order if not large[i])
+        )
+        self._large_running = False
+
+    @property
+    def left(self) -> bool:
+        return any(self._queues)
+
+    def take(self) -> int | None:
+        """The next file to start, or None when none may start until a running one finishes."""
+        big, small = self._queues
+        if big and not self._large_running:
+            self._large_running = True
+            return big.popleft()
+        return small.popleft() if small else None
+
+    def finished(self, index: int) -> None:
+        if self._large[index]:
+            self._large_running = False
+
+
 def _lint_in_workers(
     tasks: Sequence[Task], order: list[int], workers: int, cache: Cache | None, results: list[FileResult | None]
 ) -> None:
     # Imported here: a run of a few files (an editor, pre-commit) never pays for the pool machinery.
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    schedule = Schedule(order, [_size(task) > LARGE_FILE for task in tasks])
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    running: dict[Future[FileResult], int] = {}
     try:
-        futures = {index: executor.submit(lint_file, tasks[index], cache) for index in order}
-        for index, future in futures.items():
-            try:
-                results[index] = future.result()
-            except BrokenProcessPool:
-                results[index] = _failed(tasks[index], "the worker process linting it stopped (rerun with --jobs 1)")
-            except Exception as error:  # noqa: BLE001 - one file must never stop the run
-                results[index] = _failed(tasks[index], f"{type(error).__name__}: {error}")
+        while schedule.left or running:
+            # Two tasks queued per worker keep every worker busy.
+            while len(running) < 2 * workers and (index := schedule.take()) is not None:
+                running[executor.submit(lint_file, tasks[index], cache)] = index
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = running.pop(future)
+                schedule.finished(index)
+                results[index] = _outcome(future, tasks[index], BrokenProcessPool)
     except BaseException:
         executor.shutdown(wait=False, cancel_futures=True)
         raise
     executor.shutdown()
+
+
+def _outcome(future: Future[FileResult], task: Task, broken: type[Exception]) -> FileResult:
+    try:
+        return future.result()
+    except broken:
+        return _failed(task, "the worker process linting it stopped (rerun with --jobs 1)")
+    except Exception as error:  # noqa: BLE001 - one file must never stop the run
+        return _failed(task, f"{type(error).__name__}: {error}")
