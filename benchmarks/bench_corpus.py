@@ -112,6 +112,10 @@ class Case:
         return f"{max(peaks):.0f} MiB" if peaks else "n/a"
 
 
+def _mib(sample: Sample) -> str:
+    return f"({sample.peak_mib:.0f} MiB)" if sample.peak_mib is not None else ""
+
+
 def _peer(venv: Path, name: str) -> str | None:
     candidate = venv / "bin" / name
     return str(candidate) if candidate.exists() else shutil.which(name)
@@ -159,7 +163,8 @@ def main() -> None:
             cases["featlint --jobs 1"].samples.append(measure([*featlint, "--jobs", "1", *targets], env, scratch))
             for name, command in peers:
                 cases[name].samples.append(measure(command, cwd=scratch))
-            print(f"run {run + 1}: " + ", ".join(f"{c.name} {c.samples[-1].wall:.2f} s" for c in cases.values()),
+            print(f"run {run + 1}: " + ", ".join(f"{c.name} {c.samples[-1].wall:.2f} s {_mib(c.samples[-1])}"
+                                                 for c in cases.values()),
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

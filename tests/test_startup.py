@@ -44,3 +44,25 @@ def test_a_run_answered_from_the_cache_does_not_load_libcst(tmp_path: Path) -> N
     (tmp_path / "train.py").write_text("import torch\nmodel.fc.require_grad = False\n")
     assert _libcst_loaded("check", "train.py", cwd=tmp_path)  # the first run parses and fills the cache
     assert not _libcst_loaded("check", "train.py", cwd=tmp_path)
+
+
+def test_every_module_can_be_imported_first() -> None:
+    """A rule's test or a user's script may import any module first; an import cycle shows only then."""
+    script = (
+        "import importlib, pkgutil, sys, featlint\n"
+        "names = [m.name for m in pkgutil.walk_packages(featlint.__path__, 'featlint.')]\n"
+        "failed = []\n"
+        "for name in names:\n"
+        "    for loaded in [m for m in sys.modules if m == 'featlint' or m.startswith('featlint.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except ImportError as error:\n"
+        "        failed.append(f'{name}: {error}')\n"
+        "print(len(names))\n"
+        "assert not failed, failed\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO / "src")})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert int(done.stdout) > 50

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from featlint.analysis import FileAnalysis
 from featlint.deferred import cst
 from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from featlint.rules.base import Rule
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rules import this module: importing the rules package here would be circular
     from featlint.positions import Positions
+    from featlint.rules.base import Rule
 
 
 class FileContext:
