@@ -10,7 +10,7 @@ its process tree (the sum over the parent and its workers, sampled from /proc ev
 - TorchFix (`torchfix PATHS`, its own default of one job per CPU) and `ruff check --select ALL --no-cache`
 
 Runs are interleaved (cold, warm, jobs 1, ruff, TorchFix; then again) so that a change in the machine's load
-affects every tool alike; the table gives medians. TorchFix needs ~13 minutes per run over the whole corpus
+affects every tool alike; the table gives medians. TorchFix needs 15-20 minutes per run over the whole corpus
 on 2 cores, so `--subset-step K` lints every K-th file of the sorted corpus instead (the same files for every
 tool); the printed table says which was measured.
 
