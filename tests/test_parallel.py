@@ -79,7 +79,7 @@ def test_workers_give_the_same_results_in_the_same_order(
 @pytest.mark.parametrize("seed", range(20))
 def test_the_schedule_hands_out_every_file_once_and_never_two_large_files_at_once(seed: int) -> None:
     rng = random.Random(seed)
-    large = [rng.random() < 0.3 for _ in range(40)]
+    large = {i: rng.random() < 0.3 for i in range(40)}
     order = sorted(range(40), key=lambda i: -i)  # any order: the schedule keeps it within each kind
     schedule = Schedule(order, large)
     running: list[int] = []

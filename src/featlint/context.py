@@ -25,9 +25,8 @@ class FileContext:
     def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
         # Computed on the first report only: most files report nothing.
         if self._positions is None:
-            from featlint.positions import (
-                Positions,  # subclasses libcst's code generator: loads libcst
-            )
+            # Here: Positions subclasses libcst's code generator, so importing it loads libcst.
+            from featlint.positions import Positions
 
             self._positions = Positions(self.module)
         return self._positions.span(node)

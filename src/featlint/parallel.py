@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,7 +152,7 @@ def lint_files(tasks: Sequence[Task], *, jobs: int = 1, cache: Cache | None = No
         for index in pending:
             results[index] = lint_file(tasks[index], cache)
     else:
-        _lint_in_workers(tasks, sorted(pending, key=lambda i: -_size(tasks[i])), workers, cache, results)
+        _lint_in_workers(tasks, pending, workers, cache, results)
     return [result for result in results if result is not None]
 
 
@@ -164,7 +164,7 @@ class Schedule:
     """The order files are handed to workers: as given (largest first), but never two large files at once;
     while one runs, the small files go ahead."""
 
-    def __init__(self, order: Sequence[int], large: Sequence[bool]) -> None:
+    def __init__(self, order: Sequence[int], large: Mapping[int, bool]) -> None:
         self._large = large
         self._queues = (
             collections.deque(i for i in order if large[i]), collections.deque(i for i in order if not large[i])
@@ -189,14 +189,16 @@ class Schedule:
 
 
 def _lint_in_workers(
-    tasks: Sequence[Task], order: list[int], workers: int, cache: Cache | None, results: list[FileResult | None]
+    tasks: Sequence[Task], pending: list[int], workers: int, cache: Cache | None, results: list[FileResult | None]
 ) -> None:
     # Imported here: a run of a few files (an editor, pre-commit) never pays for the pool machinery.
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    schedule = Schedule(order, [_size(task) > LARGE_FILE for task in tasks])
+    sizes = {index: _size(tasks[index]) for index in pending}  # one stat per file, for the order and the lanes
+    order = sorted(pending, key=lambda index: -sizes[index])
+    schedule = Schedule(order, {index: size > LARGE_FILE for index, size in sizes.items()})
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
     running: dict[Future[FileResult], int] = {}

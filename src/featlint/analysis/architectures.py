@@ -44,7 +44,7 @@ _SAME_MODULE = frozenset({"to", "cuda", "cpu", "train", "eval", "float", "half",
 # Layer attributes that hold a size, and which side of the layer they describe.
 _SIZE_ATTRIBUTES = {"in_features": "in", "in_channels": "in", "out_features": "out", "out_channels": "out",
                     "num_features": "in"}
-# Keyed by the operator node's class name: no libcst attribute is touched at import (see featlint/__init__.py).
+# Keyed by the operator node's class name: no libcst attribute is touched at import (see featlint/deferred.py).
 _ARITHMETIC: dict[str, Callable[[int, int], int]] = {
     "Add": operator.add, "Subtract": operator.sub, "Multiply": operator.mul, "FloorDivide": operator.floordiv,
 }

@@ -69,7 +69,7 @@ class Number:
     origin_label: str | None = None
 
 
-# Keyed by the operator node's class name: no libcst attribute is touched at import (see featlint/__init__.py).
+# Keyed by the operator node's class name: no libcst attribute is touched at import (see featlint/deferred.py).
 _BINARY: dict[str, Callable[[float, float], float]] = {
     "Add": operator.add, "Subtract": operator.sub, "Multiply": operator.mul,
     "Divide": operator.truediv, "FloorDivide": operator.floordiv, "Power": operator.pow,
