@@ -1,4 +1,4 @@
-from featlint.cli import main
+from featlint.launcher import main
 
 if __name__ == "__main__":
     main()

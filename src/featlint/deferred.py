@@ -7,16 +7,32 @@ instead of `import libcst as cst`: an `import libcst` statement would load the m
 the import statement itself reads the module's `__spec__`), while taking the name from here touches nothing.
 The module is the standard `importlib.util.LazyLoader` recipe, registered in `sys.modules` under its own name
 because libcst's submodules import it; once loaded it is the ordinary module object, so nothing pays for the
-laziness afterwards.
+laziness afterwards. When it does load, the methods of its dataclasses come compiled from the previous run
+(featlint/dataclass_code.py), which halves what the import costs.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
+
+
+class _WithCompiledDataclasses(importlib.abc.Loader):
+    """Runs the real loader with the dataclass code cache in place, then gives the module its loader back."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self.loader = loader
+
+    def exec_module(self, module: ModuleType) -> None:
+        from featlint.dataclass_code import compiled_dataclass_methods
+
+        module.__spec__.loader = module.__loader__ = self.loader  # type: ignore[union-attr]
+        with compiled_dataclass_methods():
+            self.loader.exec_module(module)
 
 
 def _deferred(name: str) -> ModuleType:
@@ -25,7 +41,7 @@ def _deferred(name: str) -> ModuleType:
     spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-    loader = importlib.util.LazyLoader(spec.loader)
+    loader = importlib.util.LazyLoader(_WithCompiledDataclasses(spec.loader))
     spec.loader = loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
