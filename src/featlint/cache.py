@@ -16,14 +16,12 @@ the code fingerprint changes with the fix, and until then a warm run reports the
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import hashlib
 import json
 import os
 import sys
-import tempfile
 import types
 import typing
 from collections.abc import Sequence
@@ -32,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featlint import __version__
+from featlint.atomic import write_atomically
 from featlint.deferred import cst, package_file
 from featlint.diagnostics import Diagnostic
 from featlint.engine import InternalError
@@ -217,15 +216,7 @@ class Cache:
         path = self._path(key)
         try:
             self._prepare(path.parent)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as out:
-                    out.write(encode_entry(key, entry))
-                os.replace(temporary, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            write_atomically(path, encode_entry(key, entry).encode("utf-8"))
         except (OSError, TypeError):
             return
 

@@ -12,7 +12,7 @@ carries the bytecode magic number and the implementation's cache tag. A digest o
 different libcst simply misses and compiles (the file is started again once upgrades have grown it far past
 what one run uses). A file that cannot be read, is corrupt or holds anything but code objects is ignored;
 a directory that cannot be written is not an error (the import just compiles, as Python does without it).
-Writes go through a temporary file and an atomic rename, so concurrent runs never see a half-written file.
+Writes are atomic (featlint/atomic.py), so concurrent runs never see a half-written file.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import CodeType
 from typing import Any
+
+from featlint.atomic import write_atomically
 
 
 def cache_directory(environ: Mapping[str, str] = os.environ) -> Path:
@@ -61,17 +63,8 @@ def _read(path: Path) -> dict[bytes, CodeType]:
 
 def _write(path: Path, codes: dict[bytes, CodeType]) -> None:
     try:
-        import tempfile  # here: it costs a few milliseconds, and only a run that compiled something writes
-
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".dataclass-code-")
-        try:
-            with os.fdopen(descriptor, "wb") as stream:
-                marshal.dump(codes, stream)
-            os.replace(temporary, path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        write_atomically(path, marshal.dumps(codes))
     except OSError:
         pass  # a read-only home or a full disk: the next run compiles again
 

@@ -13,19 +13,23 @@ laziness afterwards. When it does load, the methods of its dataclasses come comp
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.util
 import sys
 from pathlib import Path
+from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 
-class _WithCompiledDataclasses(importlib.abc.Loader):
-    """Runs the real loader with the dataclass code cache in place, then gives the module its loader back."""
+class _WithCompiledDataclasses:
+    """Runs the real loader with the dataclass code cache in place, then gives the module its loader back.
+    (Not an importlib.abc.Loader: importing importlib.abc costs more than the cache saves on a small file.)"""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader: Any) -> None:
         self.loader = loader
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self.loader.create_module(spec)  # type: ignore[no-any-return]
 
     def exec_module(self, module: ModuleType) -> None:
         from featlint.dataclass_code import compiled_dataclass_methods

@@ -11,7 +11,7 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.resources import files
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -154,7 +154,9 @@ def _weights_param(name: str, data: Mapping[str, Any], weights: Mapping[str, Map
 
 @functools.cache
 def _knowledge() -> _Knowledge:
-    data = json.loads(files("featlint").joinpath("data/torchvision.json").read_text(encoding="utf-8"))
+    # A path beside the package rather than importlib.resources, whose import (zipfile, tempfile) costs more
+    # than reading the file: featlint is always installed as files.
+    data = json.loads((Path(__file__).parents[1] / "data" / "torchvision.json").read_text(encoding="utf-8"))
     weights = data["weights"]
     builders: dict[str, Builder] = {}
     modules: set[str] = set()
