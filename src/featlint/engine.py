@@ -17,6 +17,7 @@ from featlint.deferred import cst
 from featlint.diagnostics import Diagnostic, Location
 from featlint.discovery import PathFilter, discover
 from featlint.nesting import check_depth, deep_recursion, too_deeply_nested
+from featlint.piecewise import parse_module
 from featlint.prefilter import may_fire, python_parses
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
@@ -71,7 +72,7 @@ def _python_syntax_error(text: str) -> UnreadableSource | None:
 def _parse(text: str) -> cst.Module:
     check_depth(text)
     try:
-        return cst.parse_module(text)
+        return parse_module(text)
     except cst.ParserSyntaxError as error:
         raise _python_syntax_error(text) or UnreadableSource(
             f"featlint's parser (libcst) cannot parse this file, although Python can: {error.message}",

@@ -19,9 +19,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from featlint.config import SettingsResolver
-from featlint.deferred import cst
 from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from featlint.engine import FileResult, RunResult, check_text
+from featlint.piecewise import parse_module
 from featlint.rules.base import Rule
 from featlint.source import UnreadableSource, decode_source
 
@@ -119,7 +119,7 @@ def _content(edit: Edit, newline: str, offsets: _Offsets) -> str:
 def parses(text: str) -> bool:
     """Both parsers agree the text is Python: libcst (which the next lint needs) and CPython's own."""
     try:
-        cst.parse_module(text)
+        parse_module(text)
         compile(text, "<fixed>", "exec", ast.PyCF_ONLY_AST)
     except Exception:  # noqa: BLE001 - libcst and compile raise several types for bad input
         return False
