@@ -121,12 +121,21 @@ def _peer(venv: Path, name: str) -> str | None:
     return str(candidate) if candidate.exists() else shutil.which(name)
 
 
+def _torchfix_turn(run: int, runs: int, wanted: int | None) -> bool:
+    """Whether TorchFix is measured in `run`: always, or in `wanted` runs spread over all (0 and 2 of 5)."""
+    if wanted is None or wanted >= runs:
+        return True
+    return run in {round(index * runs / wanted) for index in range(wanted)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--subset-step", type=int, default=1, help="lint every K-th file (1: the whole corpus)")
     parser.add_argument("--peers-venv", type=Path, default=REPO / ".venv-bench")
     parser.add_argument("--skip-torchfix", action="store_true")
+    parser.add_argument("--torchfix-runs", type=int, default=None,
+                        help="measure TorchFix (18 minutes a run here) in only the first N runs, spread out")
     parser.add_argument("--skip-ruff", action="store_true")
     options = parser.parse_args()
 
@@ -156,15 +165,22 @@ def main() -> None:
           f"{os.getloadavg()[0]:.1f}", flush=True)
     try:
         for run in range(options.runs):
+            measured: list[Case] = []
+
+            def take(name: str, command: list[str], environment: dict[str, str] | None = None) -> None:
+                cases[name].samples.append(measure(command, environment, scratch))
+                measured.append(cases[name])
+
             shutil.rmtree(cache_dir, ignore_errors=True)
-            cases["featlint cold"].samples.append(measure([*featlint, *targets], env, scratch))
-            cases["featlint warm"].samples.append(measure([*featlint, *targets], env, scratch))
+            take("featlint cold", [*featlint, *targets], env)
+            take("featlint warm", [*featlint, *targets], env)
             shutil.rmtree(cache_dir, ignore_errors=True)
-            cases["featlint --jobs 1"].samples.append(measure([*featlint, "--jobs", "1", *targets], env, scratch))
+            take("featlint --jobs 1", [*featlint, "--jobs", "1", *targets], env)
             for name, command in peers:
-                cases[name].samples.append(measure(command, cwd=scratch))
+                if name != "TorchFix" or _torchfix_turn(run, options.runs, options.torchfix_runs):
+                    take(name, command)
             print(f"run {run + 1}: " + ", ".join(f"{c.name} {c.samples[-1].wall:.2f} s {_mib(c.samples[-1])}"
-                                                 for c in cases.values()),
+                                                 for c in measured),
                   f"(load {os.getloadavg()[0]:.1f})", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
