@@ -6,11 +6,11 @@ server; the same behaviour on Linux, macOS and Windows) and each lints whole fil
 picklable results. Small runs stay in the calling process: starting a worker costs about as much as linting
 a dozen files. Files are handed out largest first so that one big file does not finish last on its own.
 
-Memory is the libcst tree: 100 to 550 bytes per byte of source, so the largest generated files of a big
-tree (torch's 1.3 MB `common_methods_invocations.py`) need 300-700 MB each. Two of them at once doubled a
-run's peak, so at most one large file is linted at a time while the other workers take the small ones; and
-a worker hands the freed memory back to the system after a large file (the allocator otherwise keeps it,
-and every worker would hold its own high-water mark until the end of the run).
+Memory goes to libcst's parser, about 500 bytes per byte of source while it works, which
+featlint/piecewise.py bounds by parsing a large file in pieces; still, a large file costs 50-180 MB where a
+small one costs a few, so at most one large file is linted at a time while the other workers take the small
+ones, and a worker hands the freed memory back to the system after a large file (the allocator otherwise
+keeps it, and every worker would hold its own high-water mark until the end of the run).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # Each worker must have at least this many files to lint, or starting it costs more than it saves.
 FILES_PER_WORKER = 12
-# Bytes of source above which a file counts as large: its tree takes 15-70 MB, up to 700 MB for generated data.
+# Bytes of source above which a file counts as large (as featlint/piecewise.py's PIECEWISE_FROM): 50-180 MB.
 LARGE_FILE = 128 * 1024
 
 
