@@ -167,7 +167,8 @@ def main() -> None:
         for run in range(options.runs):
             measured: list[Case] = []
 
-            def take(name: str, command: list[str], environment: dict[str, str] | None = None) -> None:
+            def take(name: str, command: list[str], environment: dict[str, str] | None = None,
+                     measured: list[Case] = measured) -> None:
                 cases[name].samples.append(measure(command, environment, scratch))
                 measured.append(cases[name])
 

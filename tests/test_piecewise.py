@@ -109,7 +109,7 @@ def _parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     for name in ("parse_module", "parse_expression"):
         real = getattr(cst, name)
 
-        def spy(source: str, *args: object, _real=real, **kwargs: object) -> object:  # noqa: ANN001
+        def spy(source: str, *args: object, _real=real, **kwargs: object) -> object:
             sizes.append(len(source))
             return _real(source, *args, **kwargs)
 

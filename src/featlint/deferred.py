@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 from importlib.machinery import ModuleSpec
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 

@@ -27,6 +27,7 @@ every large file of torch and torchvision, tests/test_piecewise.py a sample and 
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 import warnings
 from dataclasses import dataclass
@@ -176,7 +177,7 @@ def _display(
         return None
     bounds = [span[0], *cuts, span[1] + 1]
     parts, elements = [], []
-    for index, (begin, end) in enumerate(zip(bounds, bounds[1:])):
+    for index, (begin, end) in enumerate(itertools.pairwise(bounds)):
         prefix, suffix = (opening if index else ""), (closing if index < len(cuts) else "")
         inside = [entry for entry, at in zip(entries, spans) if at and begin <= at[0] < end]
         part = _part(prefix, suffix, begin, end, inside, text, locate, piece_size)
