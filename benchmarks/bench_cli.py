@@ -1,8 +1,8 @@
 """Latency of the `featlint` command line (process start to exit): a 300-line training script linted from
 scratch (`--no-cache`: what an editor or pre-commit sees after every edit) and unchanged (warm cache), and
 the start-up of `featlint --version` and `featlint rules`. The first run after installing featlint (no
-compiled dataclass methods in the user cache yet, featlint/dataclass_code.py) is timed apart. Throughput on a large corpus, against the peers,
-is benchmarks/bench_corpus.py.
+compiled dataclass methods in the user cache yet, featlint/dataclass_code.py) is timed apart. Throughput on a
+large corpus, against the peers, is benchmarks/bench_corpus.py.
 
 Run: python benchmarks/bench_cli.py [--runs N]
 Prints the median of N runs for each case. Speed targets live here, never in tests.

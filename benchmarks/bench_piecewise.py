@@ -3,8 +3,8 @@ it builds the tree libcst builds for the whole file, and what it saves in peak m
 
 For every file of at least `PIECEWISE_FROM` bytes it parses the file whole and piecewise, each in a fresh
 child process, and prints the child's peak resident memory and time, how many texts libcst parsed and the
-largest of them (pieces, and parts of a large literal), and whether the two trees are equal (`deep_equals`, and the same printed code). Any difference is
-listed at the end and makes the script exit 1.
+largest of them (pieces, and parts of a large literal), and whether the two trees are equal (`deep_equals`,
+and the same printed code). Any difference is listed at the end and makes the script exit 1.
 
 Run: .venv/bin/python benchmarks/bench_piecewise.py [--limit N]
 """
@@ -20,7 +20,7 @@ from bench_corpus import corpus_roots
 
 from featlint.piecewise import PIECE_SIZE, PIECEWISE_FROM
 
-# Runs in a child: parse one file one way, report peak memory and time (and a digest of the tree to compare).
+# Runs in a child: parse one file one way, report peak memory, time and the texts given to libcst's parser.
 _CHILD = """
 import json, resource, sys, time
 from featlint.deferred import cst

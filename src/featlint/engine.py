@@ -70,9 +70,12 @@ def _python_syntax_error(text: str) -> UnreadableSource | None:
 
 
 def _parse(text: str) -> cst.Module:
-    check_depth(text)
     try:
-        return parse_module(text)
+        # Python's tree, built to measure the depth, goes straight to the parse, which drops it early: held
+        # here, it would stay alive, and in memory, through libcst's parse.
+        return parse_module(text, check_depth(text))
+    except UnreadableSource:
+        raise
     except cst.ParserSyntaxError as error:
         raise _python_syntax_error(text) or UnreadableSource(
             f"featlint's parser (libcst) cannot parse this file, although Python can: {error.message}",

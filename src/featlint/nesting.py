@@ -38,9 +38,10 @@ def too_deeply_nested(depth: int | None = None) -> UnreadableSource:
     )
 
 
-def check_depth(text: str) -> None:
+def check_depth(text: str) -> ast.Module | None:
     """Raise UnreadableSource when `text` is nested deeper than MAX_DEPTH. Syntax errors other than too much
-    nesting are left to the caller's parser (libcst accepts syntax newer than the running Python)."""
+    nesting are left to the caller's parser (libcst accepts syntax newer than the running Python). Returns the
+    tree it measured (None where Python could not parse the file), which piecewise parsing needs too."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid escape sequences and the like are not featlint's to report
         try:
@@ -48,14 +49,15 @@ def check_depth(text: str) -> None:
         except SyntaxError as error:
             if "too many nested parentheses" in (error.msg or ""):
                 raise UnreadableSource(f"SyntaxError: {error.msg}", error.lineno or 1, error.offset or 1) from None
-            return
+            return None
         except (RecursionError, MemoryError):  # CPython's own parser gave up: far deeper than MAX_DEPTH
             raise too_deeply_nested() from None
         except ValueError:
-            return
+            return None
     depth = _deepest(tree)
     if depth > MAX_DEPTH:
         raise too_deeply_nested(depth)
+    return tree
 
 
 def _deepest(tree: ast.AST) -> int:

@@ -45,13 +45,19 @@ class _Piece:
     first_line: int = 1  # the piece's first line in the file
 
 
-def parse_module(text: str, *, piecewise_from: int | None = None, piece_size: int | None = None) -> cst.Module:
-    """`cst.parse_module(text)`, with the same errors, in bounded memory (the sizes default to the module's)."""
+def parse_module(
+    text: str, python_tree: ast.Module | None = None, *, piecewise_from: int | None = None,
+    piece_size: int | None = None,
+) -> cst.Module:
+    """`cst.parse_module(text)`, with the same errors, in bounded memory (the sizes default to the module's).
+    `python_tree`, Python's own tree of `text` where the caller has it, saves parsing the text with `ast` again;
+    the caller must not keep it, or its memory adds to the parse's."""
     piecewise_from = PIECEWISE_FROM if piecewise_from is None else piecewise_from
     piece_size = PIECE_SIZE if piece_size is None else piece_size
     if len(text) < piecewise_from:
         return cst.parse_module(text)
-    pieces = _pieces(text, piece_size)
+    pieces = _pieces(text, piece_size, python_tree)
+    del python_tree  # from here on only the large literals' subtrees are needed (held by their pieces)
     if len(pieces) < 2 and pieces[0].display is None:
         return cst.parse_module(text)
     modules = [_parse_piece(piece, piece_size) for piece in pieces]
@@ -61,11 +67,11 @@ def parse_module(text: str, *, piecewise_from: int | None = None, piece_size: in
     return _joined(modules)
 
 
-def _pieces(text: str, piece_size: int) -> list[_Piece]:
+def _pieces(text: str, piece_size: int, python_tree: ast.Module | None = None) -> list[_Piece]:
     """`text` cut before the first line of top-level statements into runs of about `piece_size` characters, a
     statement larger than that in a piece of its own; the whole text when Python cannot parse it (libcst then
     reports the error, or accepts syntax newer than Python's)."""
-    statements = _top_level_statements(text)
+    statements = _top_level_statements(python_tree or _python_tree(text))
     if not statements:
         return [_Piece(text)]
     offsets = [*_line_starts(text), len(text)]
@@ -92,15 +98,20 @@ def _piece(text: str, members: list[ast.stmt], first_line: int, piece_size: int)
     return _Piece(text, None, first_line)
 
 
-def _top_level_statements(text: str) -> list[tuple[int | None, ast.stmt]]:
-    """Each top-level statement with its first line (decorators included) where a piece may begin: not the
-    first statement, nor one that shares a line with the one before (`a = 1; b = 2`)."""
+def _python_tree(text: str) -> ast.Module | None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            tree = ast.parse(text)
+            return ast.parse(text)
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return []
+            return None
+
+
+def _top_level_statements(tree: ast.Module | None) -> list[tuple[int | None, ast.stmt]]:
+    """Each top-level statement with its first line (decorators included) where a piece may begin: not the
+    first statement, nor one that shares a line with the one before (`a = 1; b = 2`); none without a tree."""
+    if tree is None:
+        return []
     found: list[tuple[int | None, ast.stmt]] = []
     previous_end = None
     for statement in tree.body:
