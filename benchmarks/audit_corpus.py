@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from featlint.config import Overrides, SettingsResolver
-from featlint.engine import RunResult, run
+from featlint.running.session import RunResult, run
 
 CORPORA = ("torch", "torchvision", "timm")
 

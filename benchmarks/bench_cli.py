@@ -1,7 +1,7 @@
 """Latency of the `featlint` command line (process start to exit): a 300-line training script linted from
 scratch (`--no-cache`: what an editor or pre-commit sees after every edit) and unchanged (warm cache), and
 the start-up of `featlint --version` and `featlint rules`. The first run after installing featlint (no
-compiled dataclass methods in the user cache yet, featlint/dataclass_code.py) is timed apart. Throughput on a
+compiled dataclass methods in the user cache yet, featlint/startup/dataclass_code.py) is timed apart. Throughput on a
 large corpus, against the peers, is benchmarks/bench_corpus.py.
 
 Run: python benchmarks/bench_cli.py [--runs N]
@@ -68,7 +68,7 @@ def featlint_command() -> list[str]:
 
 def time_run(args: list[str], runs: int, cwd: Path, first_after_install: bool = False) -> tuple[list[float], int]:
     """`first_after_install`: each run gets an empty user cache, so libcst's dataclass methods are compiled
-    again (featlint/dataclass_code.py), as in the first run after installing featlint or Python."""
+    again (featlint/startup/dataclass_code.py), as in the first run after installing featlint or Python."""
     times, code = [], 0
     for run in range(runs):
         env = dict(os.environ)
@@ -89,7 +89,7 @@ def main() -> None:
     options = parser.parse_args()
     # Bytecode for every featlint module, as `pip install` writes it: an editable install under
     # PYTHONDONTWRITEBYTECODE (set on our CI machines) would otherwise compile each edited module at every start.
-    compileall.compile_dir(str(REPO / "src" / "featlint"), quiet=1)
+    compileall.compile_dir(str(REPO / "featlint"), quiet=1)
     with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "train.py"
         script.write_text(training_script(), encoding="utf-8")

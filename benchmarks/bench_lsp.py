@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cli import training_script  # noqa: E402
 
 from featlint.config import Overrides, build_settings  # noqa: E402
-from featlint.engine import check_text  # noqa: E402
+from featlint.running.engine import check_text  # noqa: E402
 from featlint.lsp import DEFAULT_DEBOUNCE_MS  # noqa: E402
 
 # A few findings, so positions, messages and fixes are computed as they are while someone edits a buggy script.

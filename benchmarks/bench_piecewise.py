@@ -1,4 +1,4 @@
-"""Piecewise parsing (featlint/piecewise.py) over every large file of the torch + torchvision corpus: proof that
+"""Piecewise parsing (featlint/reading/piecewise.py) over every large file of the torch + torchvision corpus: proof that
 it builds the tree libcst builds for the whole file, and what it saves in peak memory.
 
 For every file of at least `PIECEWISE_FROM` bytes it parses the file whole and piecewise, each in a fresh
@@ -18,13 +18,13 @@ import sys
 
 from bench_corpus import corpus_roots
 
-from featlint.piecewise import PIECE_SIZE, PIECEWISE_FROM
+from featlint.reading.piecewise import PIECE_SIZE, PIECEWISE_FROM
 
 # Runs in a child: parse one file one way, report peak memory, time and the texts given to libcst's parser.
 _CHILD = """
 import json, resource, sys, time
-from featlint.deferred import cst
-from featlint import piecewise
+from featlint.startup.deferred import cst
+from featlint.reading import piecewise
 path, how = sys.argv[1], sys.argv[2]
 text = open(path, encoding="utf-8").read()
 cst.Name  # libcst's import is not the parse's
@@ -45,8 +45,8 @@ print(json.dumps({"peak_mib": peak / 1024, "before_mib": before / 1024, "seconds
 
 _COMPARE = """
 import sys
-from featlint.deferred import cst
-from featlint import piecewise
+from featlint.startup.deferred import cst
+from featlint.reading import piecewise
 text = open(sys.argv[1], encoding="utf-8").read()
 whole, pieces = cst.parse_module(text), piecewise.parse_module(text)
 print("same" if whole.deep_equals(pieces) and pieces.code == text else "DIFFERENT")

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from bench_corpus import corpus_roots
 
-from featlint.engine import check_text
-from featlint.prefilter import may_fire, python_parses
+from featlint.running.engine import check_text
+from featlint.running.prefilter import may_fire, python_parses
 from featlint.rules import ALL_RULES
-from featlint.source import UnreadableSource, read_source
+from featlint.reading.source import UnreadableSource, read_source
 
 EVERY_RULE = [rule() for rule in ALL_RULES]
 DEFAULT_RULES = [rule for rule in EVERY_RULE if rule.default_enabled]

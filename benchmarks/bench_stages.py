@@ -22,10 +22,10 @@ from bench_corpus import corpus_roots
 
 from featlint.analysis import FileAnalysis
 from featlint.context import FileContext
-from featlint.engine import _parse
-from featlint.prefilter import may_fire, python_parses
+from featlint.running.engine import _parse
+from featlint.running.prefilter import may_fire, python_parses
 from featlint.rules import ALL_RULES
-from featlint.source import UnreadableSource, read_source
+from featlint.reading.source import UnreadableSource, read_source
 
 RULES = [rule() for rule in ALL_RULES if rule.default_enabled and rule.code != "FL001"]
 

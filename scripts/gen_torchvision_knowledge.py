@@ -1,4 +1,4 @@
-"""Regenerate src/featlint/data/torchvision.json from the installed torchvision.
+"""Regenerate featlint/data/torchvision.json from the installed torchvision.
 
 featlint must lint without torch, so what it knows about torchvision's model builders is read here, once,
 from the real library, and shipped as data. Run this after changing the torchvision pinned by the
@@ -31,7 +31,7 @@ from torchvision.models import get_model_builder, get_model_weights, list_models
 from torchvision.models._api import WeightsEnum
 from torchvision.transforms._presets import ImageClassification
 
-OUTPUT = Path(__file__).resolve().parents[1] / "src" / "featlint" / "data" / "torchvision.json"
+OUTPUT = Path(__file__).resolve().parents[1] / "featlint" / "data" / "torchvision.json"
 
 TASKS: Mapping[str, ModuleType] = {
     "classification": torchvision.models,

@@ -14,7 +14,7 @@ SHARED = REPO.parent / "shared"
 
 def run_featlint(args: Sequence[str], cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real command line in a child process, as a user or CI runs it."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     env.pop("FEATLINT_OUTPUT_FORMAT", None)
     return subprocess.run(
         [sys.executable, "-m", "featlint", *args],

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from featlint.cache import Cache, Entry, decode_entry, encode_entry, settings_fingerprint
+from featlint.running.cache import Cache, Entry, decode_entry, encode_entry, settings_fingerprint
 from featlint.config import Overrides, SettingsResolver
-from featlint.engine import InternalError, check_text, run
-from featlint.parallel import Task, lint_file, lint_files
+from featlint.running.engine import check_text
+from featlint.running.results import InternalError
+from featlint.running.session import run
+from featlint.running.parallel import Task, lint_file, lint_files
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
 
@@ -68,7 +70,7 @@ def test_the_key_covers_content_path_selection_and_options(tmp_path: Path) -> No
 
 def test_the_settings_fingerprint_does_not_depend_on_hash_randomisation() -> None:
     script = (
-        "from featlint.cache import settings_fingerprint; from featlint.rules import ALL_RULES; "
+        "from featlint.running.cache import settings_fingerprint; from featlint.rules import ALL_RULES; "
         "print(settings_fingerprint([r() for r in ALL_RULES]))"
     )
     child = subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": "1"},
@@ -107,8 +109,8 @@ def test_a_warm_run_returns_exactly_what_a_cold_one_did_without_linting(
     def must_not_lint(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached file was linted again")
 
-    monkeypatch.setattr("featlint.parallel.check_text", must_not_lint)
-    monkeypatch.setattr("featlint.parallel.check_file", must_not_lint)
+    monkeypatch.setattr("featlint.running.parallel.check_text", must_not_lint)
+    monkeypatch.setattr("featlint.running.parallel.check_file", must_not_lint)
     # A file that cannot be decoded has no entry (FL001 is found before anything is worth storing).
     warm = lint_files([t for t in _tasks(project) if t.path.name != "binary.py"], cache=cache)
     assert _outcome(warm) == [o for o in _outcome(uncached) if o[0] != "binary.py"]
@@ -154,7 +156,7 @@ def test_internal_errors_are_stored_and_reported_again(
     results = lint_files(_tasks(project, rules), cache=Cache(directory))
     assert [e.code for r in results for e in r.errors] == ["FL999"] * 3  # the files that parse
     assert {d.code for r in results for d in r.diagnostics} >= {"FL101", "FL001"}  # the other rules' findings
-    monkeypatch.setattr("featlint.parallel.check_text", lambda *args: pytest.fail("linted again"))
+    monkeypatch.setattr("featlint.running.parallel.check_text", lambda *args: pytest.fail("linted again"))
     again = lint_files([t for t in _tasks(project, rules) if t.path.name != "binary.py"], cache=Cache(directory))
     assert _outcome(again) == [o for o in _outcome(results) if o[0] != "binary.py"]
 

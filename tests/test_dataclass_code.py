@@ -1,4 +1,4 @@
-"""The cache of compiled dataclass methods (featlint/dataclass_code.py) and the entry point that uses it."""
+"""The cache of compiled dataclass methods (featlint/startup/dataclass_code.py) and the entry point that uses it."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from featlint import dataclass_code
-from featlint.dataclass_code import cache_directory, cache_file, compiled_dataclass_methods
+from featlint.startup import dataclass_code
+from featlint.startup.dataclass_code import cache_directory, cache_file, compiled_dataclass_methods
 
 from .conftest import REPO
 
@@ -21,8 +21,8 @@ from .conftest import REPO
 # whether the classes behave (equality, repr, defaults, immutability are all generated methods).
 _IMPORT_LIBCST = (
     "import dataclasses, json, sys\n"
-    "from featlint.dataclass_code import compiled_dataclass_methods\n"
-    "from featlint.deferred import cst\n"
+    "from featlint.startup.dataclass_code import compiled_dataclass_methods\n"
+    "from featlint.startup.deferred import cst\n"
     "with compiled_dataclass_methods() as compiled:\n"
     "    name = cst.Name('model')\n"
     "new = compiled.compiled\n"
@@ -38,7 +38,7 @@ _IMPORT_LIBCST = (
 
 
 def _import_libcst(cache_home: Path) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "XDG_CACHE_HOME": str(cache_home)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(cache_home)}
     done = subprocess.run([sys.executable, "-c", _IMPORT_LIBCST], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -118,7 +118,7 @@ def test_the_entry_point_ends_the_process_with_the_status_and_all_output(tmp_pat
     must be the command's."""
     for n in range(30):
         (tmp_path / f"train_{n}.py").write_text("import torch\nmodel.fc.require_grad = False\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-m", "featlint", "--output-format", "json", "--no-cache", "."],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from featlint.discovery import DEFAULT_EXCLUDE, PathFilter, discover, glob_matches
-from featlint.gitignore import GitIgnore, parse_line
+from featlint.reading.discovery import DEFAULT_EXCLUDE, PathFilter, discover, glob_matches
+from featlint.reading.gitignore import GitIgnore, parse_line
 
 
 def _touch(root: Path, *names: str) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from featlint import engine, lint_source
+from featlint import lint_source
+from featlint.running import engine
 from featlint.diagnostics import Diagnostic
 from featlint.rules.base import Rule
 from featlint.rules.fl101_requires_grad_typo import RequiresGradTypo
@@ -68,7 +69,7 @@ def test_static_core_never_imports_torch() -> None:
         f"lint_paths([{str(REPO / 'fixtures')!r}], select=['ALL'])\n"
         "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules, sorted(sys.modules)\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env={"PYTHONPATH": str(REPO / "src")},
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env={"PYTHONPATH": str(REPO)},
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, Severity
-from featlint.engine import FileResult, check_text
+from featlint.running.engine import check_text
+from featlint.running.results import FileResult
 from featlint.fixes import apply_fixes, fix_text, parses, unified_diff
 from featlint.outputs.summary import summary_line
 from featlint.rules import ALL_RULES

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from featlint import lint_source
-from featlint.engine import check_text, _rules
-from featlint.nesting import MAX_DEPTH
-from featlint.source import UnreadableSource, read_source
+from featlint.running.engine import check_text, _rules
+from featlint.reading.nesting import MAX_DEPTH
+from featlint.reading.source import UnreadableSource, read_source
 
 from .conftest import REPO
 
@@ -74,7 +74,7 @@ def hostile_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _featlint(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8"}
     env.pop("FEATLINT_OUTPUT_FORMAT", None)
     return subprocess.run([sys.executable, "-m", "featlint", "--no-cache", *args], cwd=cwd, env=env, text=True,
                           encoding="utf-8", capture_output=True, timeout=300)
@@ -150,7 +150,7 @@ def test_nesting_up_to_the_limit_is_linted_with_every_rule(shape: str) -> None:
 
 
 def test_a_recursion_the_depth_check_cannot_see_is_fl001_not_an_internal_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from featlint import engine
+    from featlint.running import engine
 
     def too_deep(*args: object) -> object:
         raise RecursionError("maximum recursion depth exceeded")
@@ -207,7 +207,7 @@ def test_unknown_codes_in_noqa_are_warnings_and_the_run_goes_on(tmp_path: Path) 
 
 def test_a_damaged_or_foreign_cache_is_ignored_and_repaired(tmp_path: Path) -> None:
     (tmp_path / "train.py").write_bytes(TYPO)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     command = [sys.executable, "-m", "featlint", "--output-format", "json", "train.py"]
     clean = subprocess.run([*command, "--no-cache"], cwd=tmp_path, env=env, text=True, capture_output=True)
     first = subprocess.run(command, cwd=tmp_path, env=env, text=True, capture_output=True)
@@ -229,7 +229,7 @@ def test_a_damaged_or_foreign_cache_is_ignored_and_repaired(tmp_path: Path) -> N
 def test_two_runs_at_once_share_the_cache(tmp_path: Path) -> None:
     for i in range(40):
         (tmp_path / f"train_{i}.py").write_bytes(TYPO + f"lr_{i} = {i}\n".encode())
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "NO_COLOR": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
     command = [sys.executable, "-m", "featlint", "--output-format", "json", "--jobs", "1", "."]
     expected = subprocess.run([*command, "--no-cache"], cwd=tmp_path, env=env, text=True, capture_output=True)
     runs = [subprocess.Popen(command, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE,

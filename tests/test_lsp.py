@@ -23,7 +23,7 @@ from tests.conftest import REPO  # noqa: E402
 PUBLISH = types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS
 SERVER = ClientServerConfig(
     server_command=[sys.executable, "-m", "featlint", "server", "--debounce-ms", "100"],
-    server_env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+    server_env={**os.environ, "PYTHONPATH": str(REPO)},
 )
 BUGGY = (
     "import torchvision\n"
@@ -264,7 +264,7 @@ async def test_a_failing_rule_is_logged_and_the_server_keeps_serving(crashing_cl
     ("p.require_grad = (\n    False\n)\r\n", "p.require_grad = (\n    False\n)  # noqa: FL101\r\n"),
 ])
 def test_add_noqa_extends_or_appends_on_the_statements_last_line(line: str, expected: str) -> None:
-    from featlint.engine import lint_source
+    from featlint.running.engine import lint_source
     from featlint.lsp.noqa import add_noqa
 
     [finding] = lint_source(line, select=["FL101"])

@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from featlint import parallel
-from featlint.cache import Cache
+from featlint.running import parallel
+from featlint.running.cache import Cache
 from featlint.config import Overrides, SettingsResolver
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic
-from featlint.engine import FileResult, run
-from featlint.parallel import Schedule, Task, lint_files
+from featlint.running.results import FileResult
+from featlint.running.session import run
+from featlint.running.parallel import Schedule, Task, lint_files
 from featlint.rules import ALL_RULES
 from featlint.rules.base import Rule
 

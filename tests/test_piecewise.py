@@ -1,4 +1,4 @@
-"""Piecewise parsing (featlint/piecewise.py) must build the very tree libcst builds for the whole file.
+"""Piecewise parsing (featlint/reading/piecewise.py) must build the very tree libcst builds for the whole file.
 
 Small piece sizes make ordinary files cut in many places, so the hard cases are met without megabytes of
 input. Every large file of torch and torchvision at the real sizes is benchmarks/bench_piecewise.py.
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from featlint import piecewise
-from featlint.deferred import cst
-from featlint.engine import check_text
+from featlint.reading import piecewise
+from featlint.startup.deferred import cst
+from featlint.running.engine import check_text
 from featlint.rules import ALL_RULES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -152,7 +152,7 @@ def test_a_file_python_cannot_parse_fails_as_libcst_fails(text: str) -> None:
 
 
 def _python_files() -> list[Path]:
-    files = sorted((REPO / "fixtures").rglob("*.py")) + sorted((REPO / "src" / "featlint").rglob("*.py"))
+    files = sorted((REPO / "fixtures").rglob("*.py")) + sorted((REPO / "featlint").rglob("*.py"))
     for package in ("torch", "torchvision"):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.origin:

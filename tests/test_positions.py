@@ -43,7 +43,7 @@ def test_edge_cases(source: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", sorted((REPO / "fixtures").rglob("*.py")) + sorted((REPO / "src" / "featlint").rglob("*.py"))[:20],
+    "path", sorted((REPO / "fixtures").rglob("*.py")) + sorted((REPO / "featlint").rglob("*.py"))[:20],
     ids=lambda p: str(Path(p).relative_to(REPO)),
 )
 def test_repository_files(path: Path) -> None:

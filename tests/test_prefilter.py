@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from featlint.engine import FileResult, check_text
-from featlint.prefilter import may_fire, python_parses
+from featlint.running.engine import check_text
+from featlint.running.results import FileResult
+from featlint.running.prefilter import may_fire, python_parses
 from featlint.rules import ALL_RULES
 from featlint.rules.base import Rule
 from featlint.rules.fl101_requires_grad_typo import RequiresGradTypo, is_requires_grad_typo

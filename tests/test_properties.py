@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from featlint import lint_source
 from featlint.diagnostics import Diagnostic
-from featlint.engine import _rules, check_text
+from featlint.running.engine import _rules, check_text
 from featlint.fixes import apply_fixes, split_lines
 from featlint.rules import ALL_RULES
 

@@ -1,4 +1,4 @@
-"""Commands that never parse a file never load libcst (featlint/deferred.py): it is most of their start-up."""
+"""Commands that never parse a file never load libcst (featlint/startup/deferred.py): it is most of their start-up."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ _PROBE = (
 
 def _libcst_loaded(*args: str, cwd: Path = REPO) -> bool:
     done = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src")})
+                          env={"PYTHONPATH": str(REPO)})
     assert "LIBCST" in done.stderr, done.stderr
     return "LIBCST LOADED" in done.stderr
 
@@ -63,6 +63,6 @@ def test_every_module_can_be_imported_first() -> None:
         "assert not failed, failed\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO / "src")})
+                          env={"PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout) > 50

@@ -30,7 +30,7 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "src" / "featlint" / "data" / "torchvision.json"
+SHIPPED = REPO / "featlint" / "data" / "torchvision.json"
 DATA = json.loads(SHIPPED.read_text(encoding="utf-8"))
 REGISTRY: dict[str, str] = DATA["registry"]
 RESNET50_V1 = ("ResNet50_Weights", "torchvision.models", "IMAGENET1K_V1")
@@ -207,7 +207,7 @@ def test_loader_does_not_import_torch() -> None:
         "import featlint.analysis.torchvision as t, sys; t.builder('torchvision.models.resnet50'); "
         "assert 'torch' not in sys.modules and 'torchvision' not in sys.modules"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 

@@ -1,0 +1,4 @@
+from featlint.startup.launcher import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""The model story: what happens to each model in a file, in the order it happens.
+
+Transfer-learning bugs are about order and identity (a head replaced after the optimizer was built, a
+freeze after the head was replaced, a new layer created after the model moved to the GPU). One abstract
+interpretation of the file (:mod:`featlint.analysis.interpreter`) follows every model object through
+assignments, aliases, `self.<attr>`, tuple unpacking, and calls to the file's own functions and classes, and
+records an ordered list of :class:`Event`. Rules are short queries over that list.
+
+What is tracked
+  * models: built by a torchvision builder (`resnet50(...)`, `get_model("resnet50")`, `torch.hub.load`),
+    an instance of the file's own `nn.Module` class, an `nn.Sequential` of models, a DataParallel/DDP
+    wrapper, or a parameter of a function that is never called in the file (an unknown model);
+  * submodules as paths inside a model (`model.classifier[6]` is ``("classifier", "6")``); a model assigned
+    into another (`self.backbone = resnet50()`) continues as a path of the outer one;
+  * events: built, weights loaded, frozen/unfrozen (a whole path, or part of it when a slice, a name
+    condition or an `if` selects), head (any submodule) replaced, re-initialised, moved to a device,
+    a layer assigned on a parallel wrapper, mode switched, handed to an optimizer (which parameters, filtered on `requires_grad` or not,
+    per param group with its lr), param group added, optimizer step, backward (and whether the loss was
+    computed with gradients disabled), and escapes into code the file does not show.
+
+Order
+  Events are numbered in execution order; a call to one of the file's functions records the callee's events
+  at the call. A statement inside a loop also runs after the statements that follow it in the loop body
+  (next iteration): :meth:`Story.happens_after` knows this.
+
+What it gives up on (precision first)
+  Branches are both interpreted, and events inside them are marked conditional; a name bound differently by
+  two branches becomes unknown afterwards. Values passed to functions from other modules are "escaped":
+  rules that depend on nothing else touching the model stay silent after an escape. Recursion and call depth
+  beyond a few levels are not followed. Nothing is inferred from types or from other files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+from collections.abc import Iterable, Iterator
+
+from featlint.analysis import torchvision as tv
+from featlint.analysis.scopes import Scope
+from featlint.startup.deferred import cst
+
+Path = tuple[str, ...]
+# A file without any of these cannot build a story (the interpreter needs a torch-family import): the
+# prefilter's tokens for every rule that reads the story.
+STORY_TOKENS = ("torch", "timm", "lightning")
+
+
+@dataclasses.dataclass(eq=False)
+class Model:
+    """One model object; `node` is the expression that built it."""
+
+    node: cst.CSTNode
+    builder: tv.Builder | None = None
+    # Weights requested when built: True (pretrained), False (random init), None (unknown).
+    pretrained: bool | None = None
+    user_class: cst.ClassDef | None = None
+    wrapped: Model | None = None  # for DataParallel / DistributedDataParallel
+    from_parameter: bool = False  # the parameter of a function that is never called in this file
+    library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub)
+    home: tuple[Model, Path] | None = None  # once assigned into another model
+
+    def root(self, path: Path = ()) -> tuple[Model, Path]:
+        model, full = self, path
+        seen = 0
+        while model.home is not None and seen < 20:
+            model, prefix = model.home
+            full = prefix + full
+            seen += 1
+        return model, full
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """The parameters of a module (or part of them), as an optimizer or a loop receives them."""
+
+    model: Model
+    path: Path
+    filtered: bool = False  # only those with requires_grad=True at the time they are taken
+    partial: bool = False  # a selection of unknown extent (slice, name condition, if)
+    node: cst.CSTNode | None = None
+    selector: cst.BaseExpression | None = None  # a condition on parameter names, for FL206
+
+    def located(self) -> tuple[Model, Path]:
+        return self.model.root(self.path)
+
+
+@dataclasses.dataclass(eq=False)
+class Group:
+    """One param group of an optimizer. `params` is None when featlint cannot tell what it holds."""
+
+    params: tuple[Params, ...] | None
+    lr: cst.BaseExpression | None
+    node: cst.CSTNode
+
+
+@dataclasses.dataclass(eq=False)
+class Optimizer:
+    node: cst.Call
+    klass: str  # the torch.optim class name, e.g. "SGD"
+    groups: list[Group]
+    scope: Scope  # where its arguments are evaluated (to read learning rates)
+
+    @property
+    def known(self) -> bool:
+        return all(group.params is not None for group in self.groups)
+
+    def holdings(self) -> Iterator[Params]:
+        for group in self.groups:
+            yield from group.params or ()
+
+
+class EventKind(enum.Enum):
+    BUILD = "build"
+    LOAD = "load"  # load_state_dict
+    FREEZE = "freeze"  # requires_grad set: `value` False freezes, True unfreezes, None unknown
+    HEAD = "head"  # a submodule assigned (replaced or added)
+    WRAPPER_ASSIGN = "wrapper-assign"  # a layer assigned on a DataParallel/DDP wrapper
+    INIT = "init"  # re-initialisation (apply(init_fn), nn.init.* over modules()/parameters())
+    MOVE = "move"  # .to(device) / .cuda()
+    MODE = "mode"  # `value` True: train(), False: eval()
+    OPTIMIZER = "optimizer"
+    ADD_GROUP = "add-group"
+    STEP = "step"
+    BACKWARD = "backward"
+    LOSS_PATCH = "loss-patch"  # requires_grad forced on a loss
+    ESCAPE = "escape"  # handed to code the file does not show
+    EXHAUSTED = "exhausted"  # a one-shot parameter iterator handed to an optimizer after it was consumed
+
+
+@dataclasses.dataclass(eq=False)
+class Event:
+    kind: EventKind
+    order: int
+    node: cst.CSTNode
+    model: Model | None = None
+    path: Path = ()
+    conditional: bool = False  # inside an if/except/while: may not run
+    loops: tuple[cst.CSTNode, ...] = ()  # enclosing loops, outermost first
+    value: bool | None = None
+    partial: bool = False
+    optimizer: Optimizer | None = None
+    params: tuple[Params, ...] = ()  # ADD_GROUP: what was added
+    layer: cst.BaseExpression | None = None  # HEAD: the new layer
+    on_device: bool = False  # HEAD: the new layer was created on a device
+    fresh: bool = False  # HEAD: the new layer brings randomly initialised parameters (not Identity, not a model)
+    has_params: bool = False  # HEAD: the new value has parameters at all (a fresh layer or a whole model)
+    strict: bool | None = None  # LOAD
+    result_used: bool = True  # LOAD
+    grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
+    selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
+    related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
+
+    def located(self) -> tuple[Model, Path] | None:
+        return self.model.root(self.path) if self.model is not None else None
+
+
+def covers(outer: Path, inner: Path) -> bool:
+    """`outer` is `inner` or one of its ancestors."""
+    return inner[: len(outer)] == outer
+
+
+def overlaps(a: Path, b: Path) -> bool:
+    return covers(a, b) or covers(b, a)
+
+
+@dataclasses.dataclass
+class Story:
+    events: list[Event]
+    models: list[Model]
+    optimizers: list[Optimizer]
+
+    def holdings(self) -> Iterator[tuple[Event, Params]]:
+        """Every optimizer construction with each set of parameters it was given."""
+        for built in self.of(EventKind.OPTIMIZER):
+            assert built.optimizer is not None
+            for held in built.optimizer.holdings():
+                yield built, held
+
+    @functools.cached_property
+    def _by_kind(self) -> dict[EventKind, list[Event]]:
+        index: dict[EventKind, list[Event]] = {kind: [] for kind in EventKind}
+        for event in self.events:
+            index[event.kind].append(event)
+        return index
+
+    @functools.cached_property
+    def _by_model(self) -> dict[int, list[Event]]:
+        """Events by the root model they concern (models are keyed by identity)."""
+        index: dict[int, list[Event]] = {}
+        for event in self.events:
+            if event.model is not None:
+                index.setdefault(id(event.model.root()[0]), []).append(event)
+        return index
+
+    def of(self, kind: EventKind, model: Model | None = None) -> list[Event]:
+        if model is None:
+            return self._by_kind[kind]
+        return [e for e in self._by_model.get(id(model), []) if e.kind is kind]
+
+    def involves_pretrained_use(self, model: Model) -> bool:
+        """The model is, or contains, a library model (or is a function's parameter that may be one): the
+        transfer-learning setting. A module built only from the file's own layers is someone's design."""
+        return any(m.root()[0] is model and (m.library or m.from_parameter) for m in self.models)
+
+    def pretrained_parts(self, model: Model, before: Event | None = None) -> list[Path]:
+        """Paths inside `model` that hold pretrained weights: the model itself or a submodel built with
+        weights, and anything `load_state_dict` filled (before `before`, when given)."""
+        parts = []
+        for other in self.models:
+            root, path = other.root()
+            if root is model and other.pretrained:
+                parts.append(path)
+        for load in self.on(model, [EventKind.LOAD]):
+            if before is None or load.order < before.order:
+                located = load.located()
+                assert located is not None
+                parts.append(located[1])
+        return parts
+
+    def on(self, model: Model, kinds: Iterable[EventKind] | None = None) -> list[Event]:
+        events = self._by_model.get(id(model), [])
+        if kinds is None:
+            return events
+        wanted = set(kinds)
+        return [e for e in events if e.kind in wanted]
+
+    @staticmethod
+    def happens_after(later: Event, earlier: Event) -> bool:
+        """`later` runs after `earlier`: it comes later, or both sit in one loop (the next iteration)."""
+        if later.order > earlier.order:
+            return True
+        return later is not earlier and any(loop in earlier.loops for loop in later.loops)
+
+    def optimizers_over(self, model: Model) -> list[Event]:
+        """OPTIMIZER events whose optimizer may hold parameters of `model` (unknown holdings included)."""
+        found = []
+        for event in self.of(EventKind.OPTIMIZER):
+            optimizer = event.optimizer
+            assert optimizer is not None
+            if not optimizer.known or any(p.located()[0] is model for p in optimizer.holdings()):
+                found.append(event)
+        return found
+
+    def rebuilt_after(self, model: Model, change: Event) -> bool:
+        """A (possibly) new optimizer over `model` is built after `change`, or an escape may have built one."""
+        located = change.located()
+        changed = located[1] if located is not None else ()
+        for event in self.optimizers_over(model):
+            assert event.optimizer is not None
+            holds_it = not event.optimizer.known or any(
+                p.located()[0] is model and overlaps(p.located()[1], changed) for p in event.optimizer.holdings()
+            )
+            if holds_it and self.happens_after(event, change):
+                return True
+        return any(
+            self.happens_after(event, change) for event in self.on(model, [EventKind.ESCAPE])
+        )
+
+    def group_added_after(self, optimizer: Optimizer, change: Event) -> bool:
+        for event in self.of(EventKind.ADD_GROUP):
+            if event.optimizer is optimizer and self.happens_after(event, change):
+                return True
+        return any(
+            e.optimizer is optimizer and self.happens_after(e, change) for e in self.of(EventKind.ESCAPE)
+        )
+
+    def freezes_before(self, model: Model, path: Path, event: Event) -> list[Event]:
+        """FREEZE events on `model` that touch `path` (or part of it) and run before `event`."""
+        found = []
+        for freeze in self.on(model, [EventKind.FREEZE]):
+            located = freeze.located()
+            assert located is not None
+            if freeze.order < event.order and overlaps(located[1], path):
+                found.append(freeze)
+        return found
+
+    def frozen_at(self, model: Model, path: Path, event: Event) -> Event | None:
+        """The freeze that certainly leaves every parameter under `path` frozen when `event` runs, if any:
+        an unconditional, whole-path freeze with nothing re-enabled, replaced or escaped since."""
+        state: Event | None = None
+        for other in self.on(model):
+            if other.order >= event.order:
+                break
+            located = other.located()
+            assert located is not None
+            other_path = located[1]
+            if other.kind is EventKind.FREEZE:
+                if (
+                    other.value is False and not other.partial and not other.conditional
+                    and covers(other_path, path)
+                ):
+                    state = other
+                elif other.value is not False and overlaps(other_path, path):
+                    state = None  # something under `path` may be trainable again
+            elif other.kind is EventKind.HEAD and other.has_params and overlaps(other_path, path):
+                state = None  # a new layer trains
+            elif other.kind is EventKind.ESCAPE:
+                state = None  # unknown code may have changed anything
+        return state

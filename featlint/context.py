@@ -1,0 +1,79 @@
+"""What a rule sees of one file: its analysis, and the means to report a finding with a span and a fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from featlint.analysis import FileAnalysis
+from featlint.startup.deferred import cst
+from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, Severity
+
+if TYPE_CHECKING:
+    from featlint.positions import Positions
+
+
+class Reporter(Protocol):
+    """What a finding needs of the rule that reports it. A protocol rather than rules.base.Rule, because rules
+    depend on this module and not the other way round."""
+
+    code: str
+    name: str
+    severity: Severity
+
+
+class FileContext:
+    def __init__(self, path: str, source: str, module: cst.Module, analysis: FileAnalysis) -> None:
+        self.path = path
+        self.source = source
+        self.module = module
+        self.analysis = analysis
+        self._positions: Positions | None = None
+
+    def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
+        # Computed on the first report only: most files report nothing.
+        if self._positions is None:
+            # Here: Positions subclasses libcst's code generator, so importing it loads libcst.
+            from featlint.positions import Positions
+
+            self._positions = Positions(self.module)
+        return self._positions.span(node)
+
+    def start(self, node: cst.CSTNode) -> Location:
+        line, column = self._span(node)[0]
+        return Location(line, column + 1)
+
+    def end(self, node: cst.CSTNode) -> Location:
+        line, column = self._span(node)[1]
+        return Location(line, column + 1)
+
+    def line(self, node: cst.CSTNode) -> int:
+        return self._span(node)[0][0]
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def replace(self, node: cst.CSTNode, content: str) -> Edit:
+        return Edit(content, self.start(node), self.end(node))
+
+    def insert_line_after(self, statement: cst.CSTNode, text: str) -> Edit:
+        """A new line after the physical line where `statement` ends, indented like the statement."""
+        start, end = self.start(statement), self.end(statement)
+        indent = " " * (start.column - 1)
+        at = Location(end.row + 1, 1)
+        return Edit(f"{indent}{text}\n", at, at)
+
+    def report(
+        self,
+        rule: Reporter,
+        node: cst.CSTNode,
+        message: str,
+        *,
+        fix_message: str | None = None,
+        edits: Sequence[Edit] = (),
+        applicability: Applicability = Applicability.SAFE,
+    ) -> Diagnostic:
+        fix = Fix(fix_message or "", tuple(edits), applicability) if edits else None
+        return Diagnostic(
+            rule.code, rule.name, rule.severity, message, self.path, self.start(node), self.end(node), fix
+        )

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from featlint.analysis import torchvision as tv
+from featlint.analysis.architectures import Architectures, Assignment
+from featlint.context import FileContext
+from featlint.startup.deferred import cst
+from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules.base import Rule
+
+
+class HeadNotUsed(Rule):
+    """
+    ## What it does
+    Finds a layer assigned to an attribute of a torchvision model that the model's forward never calls, such
+    as `fc` on VGG, EfficientNet, DenseNet, MobileNet or ViT, whose heads live at `classifier[6]`,
+    `classifier[1]`, `classifier`, `classifier[3]` and `heads.head`. Code of your own that calls the
+    attribute (`model.fc(features)`) is respected.
+
+    ## Why is this bad?
+    `nn.Module` registers the new layer without complaint, so it shows up in `named_modules()` and in the
+    optimizer, but the forward never uses it: the model still outputs its 1000 ImageNet classes and the new
+    layer never receives a gradient. Nothing crashes when the labels are below 1000.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+    from torchvision import models
+
+    model = models.vgg16(weights=models.VGG16_Weights.DEFAULT)
+    model.fc = nn.Linear(4096, 5)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+    from torchvision import models
+
+    model = models.vgg16(weights=models.VGG16_Weights.DEFAULT)
+    model.classifier[6] = nn.Linear(4096, 5)
+    ```
+    """
+
+    code = "FL302"
+    name = "head-not-used"
+    severity = Severity.ERROR
+    summary = "A layer assigned to an attribute the architecture's forward never calls"
+    requires_tokens = ("vision",)
+    fires = (
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.efficientnet_b0()\nm.fc = nn.Linear(1280, 3)\n",
+        "import torch.nn as nn\nimport torchvision\nm = torchvision.models.vit_b_16()\nm.head = nn.Linear(768, 3)\n",
+        "import torch.nn as nn\nfrom torchvision.models import densenet121\nm = densenet121()\nm.fc = nn.Linear(1024, 3)\n",
+    )
+    silent = (
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50()\nm.fc = nn.Linear(2048, 3)\n",
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.vit_b_16()\nm.heads.head = nn.Linear(768, 3)\n",
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.vgg16()\nm.fc = nn.Linear(4096, 3)\n"
+        "out = m.fc(m.features(x).flatten(1))\n",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    pass\nm = Net()\nm.fc = nn.Linear(4096, 3)\n",
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.vgg16()\nm.name = 'vgg'\n",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        archs = ctx.analysis.architectures
+        for assignment in archs.assignments():
+            located = assignment.located
+            arch = tv.architecture(located.builder)
+            if arch is None or "." in located.path or located.path in arch.children:
+                continue
+            if archs.new_layer(assignment.value, assignment.scope) is None:
+                continue
+            if _called_by_the_file(ctx, archs, assignment):
+                continue
+            yield ctx.report(
+                self, assignment.target,
+                f"{located.builder.name} never calls `{located.path}`: the new layer is never used, never trains, "
+                f"and the model still outputs its old classes; its head is `{tv.display_path(arch.head)}`",
+            )
+
+
+def _called_by_the_file(ctx: FileContext, archs: Architectures, assignment: Assignment) -> bool:
+    """The file's own code calls the attribute (`model.fc(x)`) on the same model."""
+    for site in ctx.analysis.facts.calls:
+        func = site.node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == assignment.located.path:
+            other = archs.locate(func, site.scope)
+            if other is not None and other.origins == assignment.located.origins:
+                return True
+    return False

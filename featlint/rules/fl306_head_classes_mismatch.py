@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+from featlint.analysis import FileAnalysis
+from featlint.analysis import torchvision as tv
+from featlint.analysis.architectures import Assignment, NewLayer, covers
+from featlint.analysis.calls import keyword
+from featlint.analysis.scopes import Scope
+from featlint.context import FileContext
+from featlint.startup.deferred import cst
+from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules.base import Rule
+
+# Names under which scripts declare how many classes they have.
+CLASS_COUNT_NAMES = frozenset({"num_classes", "NUM_CLASSES", "n_classes", "N_CLASSES"})
+CROSS_ENTROPY = frozenset({"CrossEntropyLoss", "cross_entropy"})
+# Layers after the last Linear/Conv2d of a head that keep the number of outputs.
+_KEEPS_OUTPUTS = frozenset({
+    "Dropout", "Dropout1d", "Dropout2d", "AlphaDropout", "ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "ELU",
+    "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Flatten", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d",
+    "BatchNorm1d", "LayerNorm",
+})
+
+
+@dataclasses.dataclass(frozen=True)
+class NewHead:
+    """A layer put at (or above) the place of a torchvision model's logits: `model.fc = ...`."""
+
+    assignment: Assignment
+    layer: NewLayer | None
+
+    def output(self) -> NewLayer | None:
+        """The Linear/Conv2d that produces the logits, when the new layer shows it."""
+        layer = self.layer
+        while layer is not None and layer.type == "Sequential":
+            inner = [item for item in reversed(layer.layers or (None,)) if item is None or item.type not in _KEEPS_OUTPUTS]
+            layer = inner[0] if inner else None
+        return layer if layer is not None and layer.type in ("Linear", "Conv2d") else None
+
+
+def new_heads(analysis: FileAnalysis) -> list[NewHead]:
+    """Every layer the file puts at the head of a torchvision model, or above it (`vgg.classifier = ...`)."""
+    archs = analysis.architectures
+    found = []
+    for assignment in archs.assignments():
+        arch = tv.architecture(assignment.located.builder)
+        if arch is not None and covers(assignment.located.path, arch.head):
+            found.append(NewHead(assignment, archs.new_layer(assignment.value, assignment.scope)))
+    return found
+
+
+def losses(analysis: FileAnalysis) -> dict[str, cst.Call]:
+    """The torch losses the file builds or calls (`CrossEntropyLoss`, `cross_entropy`), each with its first call."""
+    found: dict[str, cst.Call] = {}
+    for site in analysis.facts.calls:
+        name = analysis.names.call_name(site.node, site.scope)
+        if name is None:
+            continue
+        module, _, short = name.rpartition(".")
+        loss = (module == "torch.nn" and short.endswith("Loss")) or (
+            module == "torch.nn.functional" and (short.endswith("_loss") or "entropy" in short or short == "kl_div")
+        )
+        if loss:
+            found.setdefault(short, site.node)
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class _Declared:
+    count: int
+    node: cst.CSTNode
+    label: str
+    name: str | None = None  # the constant, for the fix hint
+
+
+class HeadClassesMismatch(Rule):
+    """
+    ## What it does
+    Compares the output size of a new head put into a torchvision model (`model.fc = nn.Linear(2048, 5)`,
+    `model.classifier = nn.Sequential(..., nn.Linear(256, 5))`) with the number of classes the script itself
+    declares: a `num_classes`/`NUM_CLASSES`/`n_classes` constant (a literal, or `len()` of a literal list),
+    or a `num_classes=` argument such as `FakeData(num_classes=10)`. It reports only when every declaration
+    agrees on one number and no new head in the file outputs it; a declaration featlint cannot evaluate
+    (`len(dataset.classes)`, a command-line argument) keeps it silent.
+
+    It also reports a one-output head trained with `CrossEntropyLoss` / `F.cross_entropy` when the file
+    uses no other loss.
+
+    ## Why is this bad?
+    Too few outputs: the first target at or above the head's size raises `IndexError: Target 7 is out of
+    bounds` (a `device-side assert triggered` on CUDA). Too many: the model spends outputs on classes that do
+    not exist and can predict them. One output with cross-entropy: the log-softmax of a single logit is
+    always 0, so the loss is exactly 0 and nothing learns; binary tasks use `BCEWithLogitsLoss` with one
+    output, or two outputs with cross-entropy.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+    from torchvision import models
+
+    NUM_CLASSES = 10
+    model = models.resnet50(weights=models.ResNet50_Weights.DEFAULT)
+    model.fc = nn.Linear(model.fc.in_features, 5)
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+    from torchvision import models
+
+    NUM_CLASSES = 10
+    model = models.resnet50(weights=models.ResNet50_Weights.DEFAULT)
+    model.fc = nn.Linear(model.fc.in_features, NUM_CLASSES)
+    ```
+    """
+
+    code = "FL306"
+    name = "head-classes-mismatch"
+    severity = Severity.WARNING
+    summary = "The new head's output size differs from the number of classes the script declares"
+    requires_tokens = ("_classes", "_CLASSES", "CrossEntropy", "cross_entropy")
+    fires = (
+        "import torch.nn as nn\nfrom torchvision import models\nCLASSES = ['cat', 'dog', 'bird']\n"
+        "num_classes = len(CLASSES)\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 2)\n",
+        "import torch.nn as nn\nfrom torchvision import datasets, models\nds = datasets.FakeData(size=100, num_classes=4)\n"
+        "m = models.vgg16(weights='DEFAULT')\nm.classifier[6] = nn.Sequential(nn.Linear(4096, 256), nn.ReLU(), nn.Linear(256, 10))\n",
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet18(weights='DEFAULT')\n"
+        "m.fc = nn.Linear(512, 1)\ncriterion = nn.CrossEntropyLoss()\n",
+    )
+    silent = (
+        "import torch.nn as nn\nfrom torchvision import models\nNUM_CLASSES = 10\nm = models.resnet18(weights='DEFAULT')\n"
+        "m.fc = nn.Linear(512, NUM_CLASSES)\n",
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet18(weights='DEFAULT')\n"
+        "m.fc = nn.Linear(512, 1)\ncriterion = nn.BCEWithLogitsLoss()\n",
+        "import torch.nn as nn\nfrom torchvision import datasets, models\nds = datasets.ImageFolder('data')\n"
+        "num_classes = len(ds.classes)\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 2)\n",
+        "import torch.nn as nn\nfrom torchvision import models\nNUM_CLASSES = 10\nif fine:\n    NUM_CLASSES = 100\n"
+        "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 10)\n",
+        "import torch.nn as nn\nfrom torchvision import models\ndef build(num_classes=5):\n    m = models.resnet18(weights='DEFAULT')\n"
+        "    m.fc = nn.Linear(512, num_classes)\n    return m\nm = build()\nm.fc = nn.Linear(512, 2)\n",
+        "import torch.nn as nn\nfrom torchvision import models\nNUM_CLASSES = 10\na = models.resnet18(weights='DEFAULT')\n"
+        "a.fc = nn.Linear(512, NUM_CLASSES)\nb = models.resnet18(weights='DEFAULT')\nb.fc = nn.Linear(512, 1)\n",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        heads = new_heads(ctx.analysis)
+        if not heads:
+            return
+        outputs = [(head, head.output()) for head in heads]
+        used = losses(ctx.analysis)
+        binary = [(head, out) for head, out in outputs if out is not None and out.out_size == 1]
+        if binary and len(binary) == len(outputs) and set(used) and set(used) <= CROSS_ENTROPY:
+            for head, out in binary:
+                loss = next(iter(used.values()))
+                yield ctx.report(
+                    self, out.node,
+                    f"`{ctx.code(head.assignment.target)}` outputs one logit and the loss is cross-entropy (line "
+                    f"{ctx.line(loss)}): the log-softmax of one value is 0, so the loss is always 0 and nothing "
+                    f"learns; use `nn.BCEWithLogitsLoss()` with one output, or two outputs",
+                )
+            return
+        declared = _declared(ctx.analysis)
+        if declared is None or any(out is not None and out.out_size == declared.count for _, out in outputs):
+            return
+        for head, out in outputs:
+            if out is None or out.out_size in (None, 1):  # one output: a binary task, or the case above
+                continue
+            size, count = out.out_size, declared.count
+            hint = f"`{declared.name}`" if declared.name else str(count)
+            effect = (
+                f"any target >= {size} raises `IndexError: Target {size} is out of bounds` (a device-side assert "
+                f"on CUDA)" if size < count else
+                f"{size - count} outputs stand for classes that do not exist, and the model can predict them"
+            )
+            yield ctx.report(
+                self, out.node,
+                f"`{ctx.code(head.assignment.target)}` outputs {size} classes but the script declares {count} "
+                f"({declared.label}, line {ctx.line(declared.node)}): {effect}; size the head with {hint}",
+            )
+
+
+def _declared(analysis: FileAnalysis) -> _Declared | None:
+    """The number of classes every declaration of the file agrees on; None when any is unknown or they differ."""
+    found: list[_Declared] = []
+    for scope in analysis.facts.scopes.values():
+        for name in CLASS_COUNT_NAMES & scope.bindings.keys():
+            for binding in scope.bindings[name]:
+                if binding.kind == "param":
+                    continue  # plumbing: the value comes from the caller
+                count = _count(analysis, binding.value, binding.scope) if binding.kind == "assign" and not binding.element else None
+                if count is None:
+                    return None
+                found.append(_Declared(count, binding.node, f"`{name}`", name))
+    for site in analysis.facts.calls:
+        given = keyword(site.node, "num_classes")
+        if given is None:
+            continue
+        count = _count(analysis, given.value, site.scope)
+        if count is None:
+            return None
+        callee = analysis.names.call_name(site.node, site.scope)
+        found.append(_Declared(count, given, f"`num_classes=` of `{(callee or 'a call').rsplit('.', 1)[-1]}`"))
+    counts = {declared.count for declared in found}
+    return found[0] if len(counts) == 1 else None
+
+
+def _count(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
+    """A literal count: an integer (or a constant), or `len()` of a literal list (or a name bound once to one)."""
+    if expr is None:
+        return None
+    if isinstance(expr, cst.Call) and analysis.names.call_name(expr, scope) == "builtins.len" and len(expr.args) == 1:
+        value = analysis.inputs.constant(expr.args[0].value, scope)
+        if isinstance(value, (cst.List, cst.Tuple)) and all(isinstance(e, cst.Element) for e in value.elements):
+            return len(value.elements)
+        return None
+    if isinstance(expr, cst.Name):
+        bindings = scope.lookup(expr.value)
+        if len(bindings) == 1 and bindings[0].kind == "assign" and not bindings[0].element:
+            return _count(analysis, bindings[0].value, bindings[0].scope)
+        return None
+    return analysis.architectures.size(expr, scope)

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from featlint.analysis import FileAnalysis
+from featlint.analysis.architectures import NewLayer, returned_values
+from featlint.analysis.scopes import Scope
+from featlint.context import FileContext
+from featlint.startup.deferred import cst
+from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules.base import Rule
+from featlint.rules.fl306_head_classes_mismatch import CROSS_ENTROPY, losses, new_heads
+
+
+class SoftmaxBeforeCrossEntropy(Rule):
+    """
+    ## What it does
+    Finds a model whose output is already a softmax while the file trains it with `nn.CrossEntropyLoss` or
+    `F.cross_entropy`: a new head put into a torchvision model that ends in `nn.Softmax`
+    (`model.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))`), or a forward of the file's own
+    `nn.Module` whose every `return` applies softmax (`F.softmax`, `torch.softmax`, `x.softmax()`, or a
+    `self.<layer>` that is an `nn.Softmax` or ends in one). It stays silent when the file also uses
+    `NLLLoss`, and on softmax applied outside the forward (at inference).
+
+    `nn.LogSoftmax` is not reported: log-softmax is idempotent, so cross-entropy over log-softmax outputs
+    computes the same loss and gradients as over the logits. The layer is redundant, not wrong.
+
+    ## Why is this bad?
+    Cross-entropy applies log-softmax itself. Fed probabilities, it computes the softmax of values squashed
+    into [0, 1]: the loss cannot go much below its starting value, gradients shrink as the model grows
+    confident, and training is slow and ends worse, without any error.
+
+    ## Example
+    ```python
+    import torch.nn as nn
+    from torchvision import models
+
+    model = models.resnet50(weights=models.ResNet50_Weights.DEFAULT)
+    model.fc = nn.Sequential(nn.Linear(model.fc.in_features, 10), nn.Softmax(dim=1))
+    criterion = nn.CrossEntropyLoss()
+    ```
+
+    ## Use instead
+    ```python
+    import torch.nn as nn
+    from torchvision import models
+
+    model = models.resnet50(weights=models.ResNet50_Weights.DEFAULT)
+    model.fc = nn.Linear(model.fc.in_features, 10)
+    criterion = nn.CrossEntropyLoss()
+    # probabilities at inference only: model(x).softmax(dim=1)
+    ```
+    """
+
+    code = "FL308"
+    name = "softmax-before-cross-entropy"
+    severity = Severity.WARNING
+    summary = "The model outputs a softmax and the loss is cross-entropy, which applies log-softmax itself"
+    requires_tokens = ("oftmax",)
+    fires = (
+        "import torch.nn as nn\nimport torch.nn.functional as F\nfrom torchvision import models\n"
+        "m = models.vgg16(weights='DEFAULT')\nhead = nn.Sequential(nn.Linear(4096, 5), nn.Softmax(dim=1))\n"
+        "m.classifier[6] = head\nloss = F.cross_entropy(m(x), y)\n",
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(128, 10)\n"
+        "    def forward(self, x):\n        return F.softmax(self.fc(x), dim=1)\ncriterion = nn.CrossEntropyLoss()\n",
+        "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.head = nn.Sequential(nn.Linear(128, 10), nn.Softmax(1))\n"
+        "    def forward(self, x):\n        return self.head(x)\ncriterion = nn.CrossEntropyLoss()\n",
+    )
+    silent = (
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
+        "m.fc = nn.Sequential(nn.Linear(2048, 10), nn.LogSoftmax(dim=1))\ncriterion = nn.NLLLoss()\n",
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
+        "m.fc = nn.Sequential(nn.Linear(2048, 10), nn.LogSoftmax(dim=1))\ncriterion = nn.CrossEntropyLoss()\n",
+        "import torch\nimport torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
+        "m.fc = nn.Linear(2048, 10)\ncriterion = nn.CrossEntropyLoss()\nprobs = torch.softmax(m(x), dim=1)\n",
+        "import torch.nn as nn\nimport torch.nn.functional as F\nclass Net(nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(128, 10)\n"
+        "    def forward(self, x):\n        if self.training:\n            return self.fc(x)\n"
+        "        return F.softmax(self.fc(x), dim=1)\ncriterion = nn.CrossEntropyLoss()\n",
+        "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
+        "m.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))\ncriterion = nn.MSELoss()\n",
+    )
+
+    def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        used = losses(ctx.analysis)
+        entropy = [call for name, call in used.items() if name in CROSS_ENTROPY]
+        if not entropy or "NLLLoss" in used or "nll_loss" in used:
+            return
+        def where() -> str:  # a line number costs position metadata: only when reporting
+            return f"the loss is cross-entropy (line {ctx.line(entropy[0])}), which applies log-softmax itself"
+
+        for head in new_heads(ctx.analysis):
+            softmax = _final_softmax(head.layer)
+            if softmax is not None:
+                yield ctx.report(
+                    self, softmax.node,
+                    f"`{ctx.code(head.assignment.target)}` ends in nn.Softmax and {where()}: it gets probabilities "
+                    "squashed into [0, 1], gradients shrink and training stalls; drop the Softmax and apply it "
+                    "only at inference",
+                )
+        for node in _softmax_forwards(ctx.analysis):
+            yield ctx.report(
+                self, node,
+                f"this forward returns a softmax and {where()}: it gets probabilities squashed into [0, 1], "
+                f"gradients shrink and training stalls; return the logits and apply softmax only at inference",
+            )
+
+
+def _final_softmax(layer: NewLayer | None) -> NewLayer | None:
+    """The nn.Softmax a layer ends in (itself, or the last layer of a Sequential, nested or not)."""
+    while layer is not None and layer.type == "Sequential":
+        layer = layer.layers[-1] if layer.layers else None
+    return layer if layer is not None and layer.type == "Softmax" else None
+
+
+def _softmax_forwards(analysis: FileAnalysis) -> Iterator[cst.CSTNode]:
+    """The returned softmax of each forward of the file's own modules whose every return is a softmax."""
+    facts = analysis.facts
+    for classes in facts.classes.values():
+        for klass in classes:
+            if not analysis.values.is_module_class(klass):
+                continue
+            forward = next((b.node for b in facts.scopes[klass].bindings.get("forward", [])
+                            if isinstance(b.node, cst.FunctionDef)), None)
+            if not isinstance(forward, cst.FunctionDef) or forward not in facts.scopes:
+                continue
+            scope = facts.scopes[forward]
+            returned = returned_values(facts, forward)
+            if returned and all(value is not None and _is_softmax(analysis, klass, value, scope) for value in returned):
+                yield from (value for value in returned if value is not None)
+
+
+def _is_softmax(analysis: FileAnalysis, klass: cst.ClassDef, value: cst.BaseExpression, scope: Scope) -> bool:
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    if isinstance(func, cst.Attribute) and func.attr.value == "softmax":
+        return True  # F.softmax(x), torch.softmax(x), x.softmax(dim=1)
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == scope.self_name:
+        bindings = analysis.facts.class_attributes.get(klass, {}).get(func.attr.value, [])
+        archs = analysis.architectures
+        return bool(bindings) and all(
+            b.kind == "assign" and b.value is not None
+            and _final_softmax(archs.new_layer(b.value, b.scope)) is not None
+            for b in bindings
+        )
+    return False

@@ -1,0 +1,74 @@
+"""A whole run: discover the files under the given paths, give each its own settings, and lint them through the
+worker processes and the cache. This sits above the engine, the cache and parallel.py, which know nothing of it."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from featlint.config import Overrides, SettingsResolver
+from featlint.diagnostics import Diagnostic
+from featlint.reading.discovery import PathFilter, discover
+from featlint.running.cache import Cache
+from featlint.running.parallel import Task, lint_files
+from featlint.running.results import FileResult, InternalError
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """Paths as the user knows them: relative to the working directory when below it."""
+    try:
+        return path.absolute().relative_to(cwd).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@dataclasses.dataclass
+class RunResult:
+    files: list[FileResult]
+    warnings: list[str]
+
+    @property
+    def diagnostics(self) -> list[Diagnostic]:
+        return sorted((d for f in self.files for d in f.diagnostics), key=lambda d: d.sort_key)
+
+    @property
+    def errors(self) -> list[InternalError]:
+        return [e for f in self.files for e in f.errors]
+
+
+def run(
+    paths: Sequence[Path],
+    resolver: SettingsResolver,
+    *,
+    force_exclude: bool = False,
+    jobs: int = 1,
+    cache: Cache | None = None,
+) -> RunResult:
+    """Discover the files under `paths` and lint each with the settings of its own nearest config, in up to
+    `jobs` worker processes and through `cache` when given (parallel.py); results in discovery order."""
+    def filter_for(directory: Path) -> PathFilter:
+        settings = resolver.for_directory(directory)
+        return PathFilter(settings.root, settings.exclude)
+
+    discovered = discover(paths, filter_for=filter_for, force_exclude=force_exclude)
+    cwd = resolver.cwd.absolute()
+    tasks = [Task(path, display_path(path, cwd), resolver.for_file(path).rules_for(path)) for path in discovered.files]
+    results = lint_files(tasks, jobs=jobs, cache=cache)
+    warnings = list(discovered.warnings)
+    for result in results:
+        warnings.extend(result.warnings)
+    return RunResult(results, warnings)
+
+
+def lint_paths(
+    paths: Iterable[str | Path],
+    *,
+    select: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
+    config: str | Path | None = None,
+) -> list[Diagnostic]:
+    """Lint files and directories as the command line does (configs, excludes, .gitignore, noqa)."""
+    overrides = Overrides(select=tuple(select) if select is not None else None, ignore=tuple(ignore))
+    resolver = SettingsResolver(overrides, Path(config) if config is not None else None)
+    return run([Path(p) for p in paths], resolver).diagnostics

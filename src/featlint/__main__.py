@@ -1,4 +1,0 @@
-from featlint.launcher import main
-
-if __name__ == "__main__":
-    main()
