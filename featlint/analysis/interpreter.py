@@ -918,10 +918,13 @@ class Interpreter:
             group_lr = next((n for key, n, _ in value.items if key == "lr"), lr)
             return [Group(self._held(params[0], params[1], frame), group_lr, node)]
         if isinstance(value, TupleValue) and any(isinstance(item, DictValue) for item in value.items):
-            assert isinstance(node, (cst.List, cst.Tuple))
+            # Written in place, each group has its own element; held in a variable (`optim_groups = [...]`,
+            # built elsewhere), the groups are reported at the argument that names them.
+            written = isinstance(node, (cst.List, cst.Tuple)) and len(node.elements) == len(value.items)
+            elements = [e.value for e in node.elements] if written else [node] * len(value.items)
             groups: list[Group] = []
-            for element, item in zip(node.elements, value.items):
-                groups.extend(self._groups(element.value, item, lr, element.value, frame))
+            for element, item in zip(elements, value.items):
+                groups.extend(self._groups(element, item, lr, element, frame))
             return groups
         return [Group(self._held(node, value, frame), lr, node)]
 
