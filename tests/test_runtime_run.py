@@ -76,7 +76,7 @@ def test_frozen_batchnorm_statistics_are_opt_in_like_their_static_twin() -> None
     out = done.stdout  # the human report: table, parameter rows, notes
     assert "watched 2 optimizer steps, then stopped the script (--steps 2)" in out
     assert "in optimizer" in out and "layer4.1.conv2.weight" in out
-    assert "note: ResNet18_Weights.IMAGENET1K_V1 is not in the local torch hub cache" in out
+    assert "note: ResNet18_Weights.IMAGENET1K_V1 is not in the local cache" in out
     assert "note: --fake-data: ImageFolder could not be loaded" in out and "of 3 classes" in out
 
 

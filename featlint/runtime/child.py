@@ -9,7 +9,6 @@ after every watched step too, so that a run stopped by the timeout still reports
 from __future__ import annotations
 
 import builtins
-import importlib.util
 import json
 import os
 import signal
@@ -47,26 +46,21 @@ def main(argv: list[str]) -> None:
     from featlint.runtime.instrument import StopRun, Tracker, UserFiles
     from featlint.runtime.sandbox import Sandbox
 
-    torchvision = importlib.util.find_spec("torchvision") is not None
-    if torchvision:
-        offline.intercept_weights(notes)
+    offline.intercept_weights(notes)
     script = os.path.abspath(config["script"])
     user = UserFiles(script)
     sandbox = Sandbox(config["project"], config["scratch"], os.path.dirname(config["result"]))
     sandbox.install()
     if config["fake_data"]:
-        if torchvision:
-            from featlint.runtime import fakedata
+        from featlint.runtime import fakedata
 
-            fakedata.install(notes, user)
-        else:
-            notes.append("--fake-data replaces torchvision data sets, and torchvision is not installed here")
+        fakedata.install(notes, user)
     meta = config["device"] == "meta"
     if meta or config["tiny_batches"]:
         from featlint.runtime import meta as meta_device
 
         if meta:
-            meta_device.install(notes)
+            meta_device.install(notes, user)
             notes.append("meta device: parameter values were not compared (run on cpu or cuda for FL702/FL703)")
         else:
             meta_device.tiny_batches()

@@ -12,17 +12,16 @@ runs one CPU step with tiny batches instead (`tiny_batches`, see command.py).
 
 from __future__ import annotations
 
-import importlib.util
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
 
-def regnet_on_cpu() -> None:
+def regnet_on_cpu(regnet: Any) -> None:
     """Run regnet's width computation on the CPU whatever the default device; it only builds plain ints."""
-    from torchvision.models import regnet
-
     original = regnet.BlockParams.from_init_params.__func__
 
     def from_init_params(cls: type, *args: Any, **kwargs: Any) -> Any:
@@ -59,7 +58,7 @@ def data_on_cpu() -> None:
     worker._worker_loop = _on_cpu(worker._worker_loop)
 
 
-def readable_values(notes: list[str]) -> None:
+def readable_values(notes: list[str], is_user: Callable[[str], bool]) -> None:
     """Data made on the meta device stays there when the script moves it (`.to(device)`, `.cpu()`, `.cuda()`:
     the model is on meta too), and `loss.item()`, `float(loss)`, `if loss < best:`, `.numpy()` read 0 instead
     of failing: logging and metrics code must not end the script. The report says so once a value is read."""
@@ -78,9 +77,7 @@ def readable_values(notes: list[str]) -> None:
         return t
 
     def to(t: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-        dtype = next((a for a in args if isinstance(a, torch.dtype)), kwargs.get("dtype"))
-        if dtype is None and args and isinstance(args[0], torch.Tensor):
-            dtype = args[0].dtype
+        dtype = _dtype(args, kwargs)
         return torch.empty_like(t, dtype=dtype, device="meta") if dtype is not None and dtype != t.dtype else t
 
     def zeros(t: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
@@ -89,15 +86,41 @@ def readable_values(notes: list[str]) -> None:
     def zero_item(t: torch.Tensor) -> Any:
         return False if t.dtype == torch.bool else (0.0 if t.is_floating_point() or t.is_complex() else 0)
 
-    tensor.to = on_meta(tensor.to, to, read=False)  # type: ignore[method-assign]
+    original_to, original_cuda = tensor.to, tensor.cuda
+
+    def moving(t: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        """The script's own `targets.to(device)` on a CPU batch: to meta, where the model's outputs are (data
+        loading and libraries keep their CPU tensors)."""
+        device = any(isinstance(a, (str, torch.device)) for a in args) or "device" in kwargs
+        if device and is_user(sys._getframe(2).f_code.co_filename):
+            dtype = _dtype(args, kwargs)
+            return original_to(t, "meta", dtype) if dtype is not None else original_to(t, "meta")
+        return original_to(t, *args, **kwargs)
+
+    def cuda(t: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if is_user(sys._getframe(2).f_code.co_filename):
+            return original_to(t, "meta")
+        return original_cuda(t, *args, **kwargs)
+
+    tensor.to = on_meta(moving, to, read=False)  # type: ignore[method-assign]
     tensor.cpu = on_meta(tensor.cpu, stay, read=False)  # type: ignore[method-assign]
-    tensor.cuda = on_meta(tensor.cuda, stay, read=False)  # type: ignore[method-assign]
+    tensor.cuda = on_meta(cuda, stay, read=False)  # type: ignore[method-assign]
+    tensor.__format__ = on_meta(tensor.__format__, lambda t, spec: format(zero_item(t), spec) if t.dim() == 0  # type: ignore[method-assign]
+                                else object.__format__(t, ""))
     tensor.item = on_meta(tensor.item, zero_item)  # type: ignore[method-assign]
     tensor.tolist = on_meta(tensor.tolist, lambda t: zeros(t).tolist())  # type: ignore[method-assign]
     tensor.numpy = on_meta(tensor.numpy, lambda t, *a, **k: zeros(t).numpy())  # type: ignore[method-assign]
     tensor.__bool__ = on_meta(tensor.__bool__, lambda t: False)  # type: ignore[method-assign]
     tensor.__float__ = on_meta(tensor.__float__, lambda t: 0.0)  # type: ignore[method-assign]
     tensor.__int__ = on_meta(tensor.__int__, lambda t: 0)  # type: ignore[method-assign]
+
+
+def _dtype(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.dtype | None:
+    """The dtype a `.to(...)` call asks for, if any (`.to(torch.float16)`, `.to(device, dtype)`, `.to(other)`)."""
+    dtype = next((a for a in args if isinstance(a, torch.dtype)), kwargs.get("dtype"))
+    if dtype is None and args and isinstance(args[0], torch.Tensor):
+        dtype = args[0].dtype
+    return dtype
 
 
 NOTE = "meta device: values read from meta tensors (`loss.item()`, `.numpy()`) were 0; the script's metrics mean nothing"
@@ -138,12 +161,13 @@ def _on_cpu(method: Any) -> Any:
     return wrapper
 
 
-def install(notes: list[str]) -> None:
-    if importlib.util.find_spec("torchvision") is not None:
-        regnet_on_cpu()
+def install(notes: list[str], is_user: Callable[[str], bool]) -> None:
+    from featlint.runtime.hooks import after_import
+
+    after_import("torchvision.models.regnet", regnet_on_cpu)
     keep_models_on_meta()
     data_on_cpu()
-    readable_values(notes)
+    readable_values(notes, is_user)
     torch.set_default_device("meta")
 
 

@@ -30,7 +30,8 @@ OLDEST_PYTHON = (3, 10)
 # interpreter. tests/test_runtime_run.py runs the child from such a copy, so a missing one fails there.
 CHILD_FILES = (
     "__init__.py", "version.py", "diagnostics.py", "runtime/__init__.py", "runtime/child.py", "runtime/codes.py",
-    "runtime/collect.py", "runtime/fakedata.py", "runtime/findings.py", "runtime/instrument.py", "runtime/meta.py",
+    "runtime/collect.py", "runtime/fakedata.py", "runtime/findings.py", "runtime/hooks.py", "runtime/instrument.py",
+    "runtime/meta.py",
     "runtime/observe.py", "runtime/offline.py", "runtime/report.py", "runtime/sandbox.py",
 )
 _PROBE = ("import sys, importlib.util as u; "
@@ -141,6 +142,7 @@ def run_script(
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [child_package(os.path.join(work, "lib")), *filter(None, [env.get("PYTHONPATH")])])
+        env.setdefault("HF_HUB_OFFLINE", "1")  # Hugging Face loads (timm, transformers) use the local cache only
         if device != "cuda":
             env["CUDA_VISIBLE_DEVICES"] = ""  # the script's own `cuda if available` picks the CPU
         with open(os.path.join(work, "out"), "w+", encoding="utf-8", errors="replace") as out, \

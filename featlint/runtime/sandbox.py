@@ -19,6 +19,7 @@ import io
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,19 +30,17 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 def project_roots(script: str, cwd: str) -> list[str]:
     """The folders the script must not write in: its project (the nearest folder above the script that holds
-    .git, pyproject.toml, setup.py or setup.cfg, else the script's own folder) and the working directory,
-    unless that is the file system's root or the home directory itself."""
+    .git, pyproject.toml, setup.py or setup.cfg, else the script's own folder) and the working directory;
+    never the file system's root, the home directory or the temporary folder themselves (everything's temporary
+    files would count as the project's)."""
     folder = os.path.dirname(os.path.abspath(script))
     project = folder
     for candidate in (folder, *_parents(folder)):
         if any(os.path.exists(os.path.join(candidate, m)) for m in (".git", "pyproject.toml", "setup.py", "setup.cfg")):
             project = candidate
             break
-    roots = [project]
-    cwd = os.path.abspath(cwd)
-    if cwd not in (os.path.abspath(os.sep), os.path.expanduser("~")) and cwd not in roots:
-        roots.append(cwd)
-    return roots
+    shared = {os.path.abspath(os.sep), os.path.abspath(os.path.expanduser("~")), os.path.abspath(tempfile.gettempdir())}
+    return list(dict.fromkeys(root for root in (project, os.path.abspath(cwd)) if root not in shared))
 
 
 def _parents(folder: str) -> list[str]:
@@ -54,8 +53,7 @@ def _parents(folder: str) -> list[str]:
 
 class Sandbox:
     def __init__(self, roots: Sequence[str], scratch: str, passthrough: str) -> None:
-        home = os.path.expanduser("~")
-        self.roots = [os.path.join(os.path.abspath(r), "") for r in roots if os.path.abspath(r) != home]
+        self.roots = [os.path.join(os.path.abspath(r), "") for r in roots]
         self.scratch = os.path.abspath(scratch)
         self.passthrough = os.path.join(os.path.abspath(passthrough), "")  # featlint's own files (the result)
         self.written: list[str] = []  # project-relative paths the script wrote (or removed), in order
