@@ -129,7 +129,7 @@ def test_weights_in_the_local_hub_cache_are_used(tmp_path) -> None:
     torch.save(model.state_dict(), checkpoints / url.rsplit("/", 1)[1])
     done = _run_with_env(["run", f"{FIXTURES}/cached_weights.py"], {"TORCH_HOME": str(tmp_path)})
     assert "the script ended after 0 optimizer steps" in done.stdout, done.stdout + done.stderr
-    assert "not in the local torch hub cache" not in done.stdout
+    assert "not in the local cache" not in done.stdout
 
 
 def test_network_access_fails_fast_with_a_clear_message() -> None:

@@ -1,5 +1,5 @@
 """`featlint run` never touches the network: connections fail at once with a clear message, and
-torchvision weights come from the local torch hub cache or not at all.
+torchvision and timm weights come from the local caches or not at all.
 
 Weights do not matter for what the run checks (trainability, shapes and optimizer membership are the same
 with random values), so a missing file is not an error: the architecture keeps its random initialisation and
