@@ -12,7 +12,7 @@ For each project:
   one epoch is the same `STEPS` optimizer steps featlint watches (the bare run also validates and saves);
 * cpu / meta: `featlint run --fake-data --steps STEPS [--device meta] SCRIPT -- ARGS` with the data folder
   absent, in the project itself (featlint keeps the script's writes out of it).
-It prints wall times, the run's status and steps, the modules and findings it reported. Keep runs few on a
+All load "pretrained" weights from a torch hub cache of random weights made here (nothing is downloaded). It prints wall times, the run's status and steps, the modules and findings it reported. Keep runs few on a
 shared machine: `--only NAME` runs one project.
 """
 
@@ -105,6 +105,21 @@ def tiny_image_folder(where: Path) -> Path:
     return where
 
 
+def hub_with_random_weights(where: Path) -> Path:
+    """A torch hub cache holding random weights under the file names of the pretrained ones the projects ask
+    for, so that the bare runs (which cannot download here) load "pretrained" weights, and featlint's runs load
+    the same files."""
+    import torch
+    import torchvision
+
+    checkpoints = where / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    for builder, weights in ((torchvision.models.resnet50, torchvision.models.ResNet50_Weights.IMAGENET1K_V1),
+                             (torchvision.models.vgg16, torchvision.models.VGG16_Weights.IMAGENET1K_V1)):
+        torch.save(builder(weights=None).state_dict(), checkpoints / weights.url.rsplit("/", 1)[1])
+    return where
+
+
 def timed(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[float, subprocess.CompletedProcess[str]]:
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
@@ -125,13 +140,14 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory(prefix="featlint-bench-") as scratch:
         data = tiny_image_folder(Path(scratch) / "data")
+        hub = hub_with_random_weights(Path(scratch) / "torch-home")
         for project in PROJECTS:
             if options.only and project.name not in options.only:
                 continue
             root = prepare(project, options.projects, options.mirrors)
             if root is None:
                 continue
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            env = {**os.environ, "TORCH_HOME": str(hub), "PYTHONPATH": os.pathsep.join(
                 [str(REPO), *(extra[p] for p in project.pythonpath if p in extra)])}
             for mode in options.modes.split(","):
                 if mode == "bare":
