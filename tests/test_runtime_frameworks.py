@@ -28,6 +28,7 @@ def _run(script: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow  # imports transformers in the child
 def test_a_hugging_face_trainer_run_is_watched() -> None:
     _needs("transformers")
     data = _run("hf_trainer.py")

@@ -61,7 +61,7 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists() or not hasattr(os, "fork"), reason="needs Linux /proc")
-@pytest.mark.parametrize("ending", ["loops forever", "returns"])
+@pytest.mark.parametrize("ending", [pytest.param("loops forever", marks=pytest.mark.slow), "returns"])
 def test_processes_the_script_started_are_gone_afterwards(tmp_path: Path, ending: str) -> None:
     script = textwrap.dedent(f"""
         import os, subprocess, sys, time

@@ -141,6 +141,7 @@ def test_network_access_fails_fast_with_a_clear_message() -> None:
     assert "note: the script tried to reach download.example.org:80" in done.stdout
 
 
+@pytest.mark.slow  # waits 40 s for the timeout
 def test_the_timeout_stops_the_script_and_reports_what_it_built() -> None:
     done = run_featlint(["run", "--timeout", "40", f"{FIXTURES}/hangs.py"])  # importing torch can take 15 s
     assert "timed out after 40 s, having watched 0 optimizer steps" in done.stdout, done.stdout + done.stderr
