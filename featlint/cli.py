@@ -146,7 +146,8 @@ def check(
         if diagnostics:
             click.echo(statistics_table(diagnostics))
     else:
-        text = render(output_format, Report(diagnostics, sources, ALL_RULES, __version__, fixed=fixed))
+        report = Report(diagnostics, sources, ALL_RULES, __version__, fixed=fixed, errors=result.errors)
+        text = render(output_format, report)
         if text:
             click.echo(text)
     for error in result.errors:
@@ -156,7 +157,9 @@ def check(
         from featlint.fixes import fix_counts
 
         fixable, hidden = fix_counts(diagnostics, unsafe_fixes)
-        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden), err=True)
+        summary = summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden,
+                               internal_errors=len(result.errors))
+        click.echo(summary, err=True)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from featlint.analysis import calls
+from featlint.analysis import calls, unknown
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, Scope, element_of, method_of
 from featlint.analysis.story import (
@@ -185,6 +185,7 @@ class Interpreter:
         self._active: list[cst.FunctionDef] = []
         self._discarded: cst.BaseExpression | None = None
         self._budget = 0
+        self.unhandled: list[unknown.Unhandled] = []
         self.module_frame = Frame(facts.module_scope, {})
 
     # --- entry ------------------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ class Interpreter:
         for node, scope in list(self.facts.scopes.items()):
             if isinstance(node, cst.FunctionDef) and node not in self.reached and self._budget > 0:
                 self._standalone(node, scope)
-        return Story(self.events, self.models, self.optimizers)
+        return Story(self.events, self.models, self.optimizers, self.unhandled)
 
     def _uses_torch(self) -> bool:
         for scope in self.facts.scopes.values():
@@ -260,7 +261,24 @@ class Interpreter:
             if self._budget <= 0:
                 return
             self._budget -= 1
+            self._guarded(statement, frame)
+
+    def _guarded(self, statement: cst.CSTNode, frame: Frame) -> None:
+        """One statement; a shape the interpreter did not expect makes it unknown, never a crash (see
+        :mod:`featlint.analysis.unknown`)."""
+        marks = (len(self.events), len(self.models), len(self.optimizers), len(frame.tests), frame.loops, frame.no_grad)
+        try:
             self._statement(statement, frame)
+        except RecursionError:  # too deep for Python itself: the engine reports the file as FL001
+            raise
+        except Exception as error:  # noqa: BLE001 - one statement must never take the file's analysis down
+            events, models, optimizers, tests, frame.loops, frame.no_grad = marks
+            del self.events[events:], self.models[models:], self.optimizers[optimizers:], frame.tests[tests:]
+            self.unhandled.append(unknown.Unhandled(statement, f"{type(error).__name__}: {error}"))
+            for name in sorted(unknown.mentioned_names(statement)):
+                self._escape_value(statement, self._lookup(name, frame), frame)
+            for name in unknown.bound_names(statement):
+                frame.env[name] = None
 
     def _statement(self, node: cst.CSTNode, frame: Frame) -> None:
         if isinstance(node, cst.SimpleStatementLine):
@@ -650,14 +668,16 @@ class Interpreter:
         return positional[index] if len(positional) > index else (None, None)
 
     def _escape(self, call: cst.Call, args: list[object], frame: Frame) -> None:
-        for arg, value in zip(call.args, args):
-            if isinstance(value, Ref):
-                self._event(EventKind.ESCAPE, call, frame, Ref(value.model))
-            elif isinstance(value, Optimizer):
-                self._event(EventKind.ESCAPE, call, frame, optimizer=value)
-            elif isinstance(value, ParamsValue):
-                self._event(EventKind.ESCAPE, call, frame, Ref(value.params.model))
-            del arg
+        for value in args:
+            self._escape_value(call, value, frame)
+
+    def _escape_value(self, node: cst.CSTNode, value: object, frame: Frame) -> None:
+        if isinstance(value, Ref):
+            self._event(EventKind.ESCAPE, node, frame, Ref(value.model))
+        elif isinstance(value, Optimizer):
+            self._event(EventKind.ESCAPE, node, frame, optimizer=value)
+        elif isinstance(value, ParamsValue):
+            self._event(EventKind.ESCAPE, node, frame, Ref(value.params.model))
 
     def _method(
         self, call: cst.Call, receiver: object, method: str, args: list[object], frame: Frame, discarded: bool

@@ -38,6 +38,7 @@ import functools
 from collections.abc import Iterable, Iterator
 
 from featlint.analysis import torchvision as tv
+from featlint.analysis.unknown import Unhandled
 from featlint.analysis.scopes import Scope
 from featlint.startup.deferred import cst
 
@@ -170,11 +171,12 @@ class Story:
     events: list[Event]
     models: list[Model]
     optimizers: list[Optimizer]
+    unhandled: list[Unhandled] = dataclasses.field(default_factory=list)  # statements given up on (unknown.py)
 
     def holdings(self) -> Iterator[tuple[Event, Params]]:
         """Every optimizer construction with each set of parameters it was given."""
         for built in self.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
+            assert built.optimizer is not None, "an OPTIMIZER event without its optimizer"
             for held in built.optimizer.holdings():
                 yield built, held
 
@@ -215,7 +217,7 @@ class Story:
         for load in self.on(model, [EventKind.LOAD]):
             if before is None or load.order < before.order:
                 located = load.located()
-                assert located is not None
+                assert located is not None, "a LOAD event without the model it loads into"
                 parts.append(located[1])
         return parts
 
@@ -238,7 +240,7 @@ class Story:
         found = []
         for event in self.of(EventKind.OPTIMIZER):
             optimizer = event.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             if not optimizer.known or any(p.located()[0] is model for p in optimizer.holdings()):
                 found.append(event)
         return found
@@ -248,7 +250,7 @@ class Story:
         located = change.located()
         changed = located[1] if located is not None else ()
         for event in self.optimizers_over(model):
-            assert event.optimizer is not None
+            assert event.optimizer is not None, "an OPTIMIZER event without its optimizer"
             holds_it = not event.optimizer.known or any(
                 p.located()[0] is model and overlaps(p.located()[1], changed) for p in event.optimizer.holdings()
             )
@@ -271,7 +273,7 @@ class Story:
         found = []
         for freeze in self.on(model, [EventKind.FREEZE]):
             located = freeze.located()
-            assert located is not None
+            assert located is not None, "a FREEZE event without the model it freezes"
             if freeze.order < event.order and overlaps(located[1], path):
                 found.append(freeze)
         return found
@@ -284,7 +286,7 @@ class Story:
             if other.order >= event.order:
                 break
             located = other.located()
-            assert located is not None
+            assert located is not None, f"a {other.kind.name} event listed under a model but without one"
             other_path = located[1]
             if other.kind is EventKind.FREEZE:
                 if (

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ from featlint.outputs._shared import LEVELS, SourceLines
 if TYPE_CHECKING:
     from featlint.outputs.report import Report
     from featlint.rules.base import Rule
+    from featlint.running.results import InternalError
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/featlint/featlint"
@@ -110,6 +112,29 @@ def _result(diagnostic: Diagnostic, location: dict[str, str], fingerprint: str, 
     return result
 
 
+def _invocation(errors: Sequence[InternalError], rule_index: dict[str, int], cwd: Path) -> dict[str, Any]:
+    """Whether the run checked everything: an internal error is a tool execution notification and makes the
+    invocation unsuccessful, so code scanning shows that the analysis failed instead of a clean file."""
+    notifications = []
+    for error in errors:
+        region = {"startLine": error.line} if error.line is not None else {}
+        location: dict[str, Any] = {"artifactLocation": artifact_location(error.path, cwd)}
+        if region:
+            location["region"] = region
+        notification: dict[str, Any] = {
+            "level": "error",
+            "message": {"text": str(error)},
+            "locations": [{"physicalLocation": location}],
+        }
+        if error.code is not None:
+            rule: dict[str, Any] = {"id": error.code}
+            if error.code in rule_index:
+                rule["index"] = rule_index[error.code]
+            notification["associatedRule"] = rule
+        notifications.append(notification)
+    return {"executionSuccessful": not errors, "toolExecutionNotifications": notifications}
+
+
 def _srcroot(cwd: Path) -> str:
     uri = cwd.as_uri()
     return uri if uri.endswith("/") else uri + "/"
@@ -137,6 +162,7 @@ def render(report: Report) -> str:
                 "informationUri": INFORMATION_URI,
                 "rules": [_rule(rule) for rule in report.rules],
             }},
+            "invocations": [_invocation(report.errors, rule_index, cwd)],
             "columnKind": "unicodeCodePoints",
             "originalUriBaseIds": {SRCROOT: {"uri": _srcroot(cwd)}},
             "results": results,

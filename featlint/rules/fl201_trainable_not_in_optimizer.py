@@ -95,7 +95,7 @@ class TrainableNotInOptimizer(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             if not optimizer.known:
                 continue
             held = list(optimizer.holdings())
@@ -112,7 +112,7 @@ class TrainableNotInOptimizer(Rule):
     def _missed(story: Story, change: Event, built: Event, held: list[Params]) -> bool:
         """The change creates or re-enables parameters that the optimizer does not hold."""
         located = change.located()
-        assert located is not None
+        assert located is not None, f"a {change.kind.name} event without the model it changes"
         model, path = located
         mine = [p for p in held if p.located()[0] is model]
         if any(p.partial for p in mine):

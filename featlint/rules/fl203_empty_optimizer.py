@@ -69,7 +69,7 @@ class EmptyOptimizer(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             held = list(optimizer.holdings())
             if not optimizer.known or not held:
                 continue

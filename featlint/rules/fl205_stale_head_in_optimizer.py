@@ -69,7 +69,7 @@ class StaleHeadInOptimizer(Rule):
                 continue
             for change in story.on(model, [EventKind.HEAD]):
                 located = change.located()
-                assert located is not None
+                assert located is not None, "a HEAD event without the model whose layer it replaces"
                 if not change.has_params or change.order <= built.order:
                     continue
                 if located[1] and covers(located[1], held_path):

@@ -75,7 +75,7 @@ class HighFinetuneLearningRate(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             floor = SCRATCH_LR.get(optimizer.klass)
             if floor is None:
                 continue
