@@ -196,3 +196,9 @@ def test_a_clean_sarif_run_says_it_succeeded(tmp_path: Path) -> None:
     assert done.returncode == 0
     [invocation] = json.loads(done.stdout)["runs"][0]["invocations"]
     assert invocation == {"executionSuccessful": True, "toolExecutionNotifications": []}
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "fixtures").rglob("*.py")), ids=lambda p: p.relative_to(REPO).as_posix())
+def test_no_fixture_meets_an_internal_error_or_a_statement_the_story_gives_up_on(path: Path) -> None:
+    result = engine.check_text(path.read_text(encoding="utf-8"), str(path), engine._rules(["ALL"]))
+    assert result.errors == [] and result.unhandled == []
