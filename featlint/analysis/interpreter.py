@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from featlint.analysis import calls, unknown
+from featlint.analysis import calls, checkpoints, unknown
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, Scope, element_of, method_of
 from featlint.analysis.story import (
@@ -186,6 +186,7 @@ class Interpreter:
         self._discarded: cst.BaseExpression | None = None
         self._budget = 0
         self.unhandled: list[unknown.Unhandled] = []
+        self._resumed: frozenset[cst.Call] = frozenset()
         self.module_frame = Frame(facts.module_scope, {})
 
     # --- entry ------------------------------------------------------------------------------------------
@@ -193,6 +194,7 @@ class Interpreter:
         if not self._uses_torch():
             return Story([], [], [])
         self._budget = 40 * max(1, len(self.facts.calls)) + 2000
+        self._resumed = checkpoints.resumed_loads(self.facts, self.names)
         self._block(self.module.body, self.module_frame)
         for node, scope in list(self.facts.scopes.items()):
             if isinstance(node, cst.FunctionDef) and node not in self.reached and self._budget > 0:
@@ -750,7 +752,8 @@ class Interpreter:
         if method == "load_state_dict" and receiver is None:
             strict = calls.argument(call, 1, "strict")
             if strict is not None and calls.bool_literal(strict) is False:
-                self._event(EventKind.LOAD, call, frame, strict=False, result_used=not discarded)
+                self._event(EventKind.LOAD, call, frame, strict=False, result_used=not discarded,
+                            resume=call in self._resumed)
             return None
         if method == "requires_grad_" and isinstance(call.func, cst.Attribute) and _named_loss(call.func.value):
             self._event(EventKind.LOSS_PATCH, call, frame)
@@ -782,7 +785,8 @@ class Interpreter:
         if method == "load_state_dict":
             strict_node = calls.argument(call, 1, "strict")
             strict = True if strict_node is None else calls.bool_literal(strict_node)
-            self._event(EventKind.LOAD, call, frame, ref, strict=strict, result_used=not discarded)
+            self._event(EventKind.LOAD, call, frame, ref, strict=strict, result_used=not discarded,
+                        resume=call in self._resumed)
             return None
         if method == "apply":
             self._init_via_apply(call, ref, args, frame)

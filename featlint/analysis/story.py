@@ -149,6 +149,7 @@ class Event:
     has_params: bool = False  # HEAD: the new value has parameters at all (a fresh layer or a whole model)
     strict: bool | None = None  # LOAD
     result_used: bool = True  # LOAD
+    resume: bool = False  # LOAD: the script's own training checkpoint, not pretrained weights (checkpoints.py)
     grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
     selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
@@ -208,14 +209,15 @@ class Story:
 
     def pretrained_parts(self, model: Model, before: Event | None = None) -> list[Path]:
         """Paths inside `model` that hold pretrained weights: the model itself or a submodel built with
-        weights, and anything `load_state_dict` filled (before `before`, when given)."""
+        weights, and anything `load_state_dict` filled (before `before`, when given) except from the script's
+        own training checkpoint (a resume)."""
         parts = []
         for other in self.models:
             root, path = other.root()
             if root is model and other.pretrained:
                 parts.append(path)
         for load in self.on(model, [EventKind.LOAD]):
-            if before is None or load.order < before.order:
+            if not load.resume and (before is None or load.order < before.order):
                 located = load.located()
                 assert located is not None, "a LOAD event without the model it loads into"
                 parts.append(located[1])

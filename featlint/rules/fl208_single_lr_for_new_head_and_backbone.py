@@ -12,7 +12,9 @@ class SingleLrForNewHeadAndBackbone(Rule):
     """
     ## What it does
     Finds one param group that holds both a pretrained backbone (trainable) and a freshly initialised
-    head, so both train at the same learning rate. Off by default: it is advice, not a bug.
+    head, so both train at the same learning rate. Off by default: it is advice, not a bug. Weights from the
+    script's own training checkpoint (a resume) are not pretrained, and a layer a checkpoint loads over after
+    it was created is not a new head.
 
     ## Why is this bad?
     The random head produces large gradients at first, and at a rate suited to the head they distort the
@@ -59,6 +61,15 @@ class SingleLrForNewHeadAndBackbone(Rule):
         "m.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.Adam(filter(lambda p: p.requires_grad, m.parameters()))\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
         "opt = torch.optim.Adam(m.parameters())\n",
+        # A resume: the checkpoint the script itself saves (with its optimizer) fills the new head too.
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
+        "opt = torch.optim.Adam(m.parameters())\nstate = torch.load('last.pth')\nm.load_state_dict(state['model'])\n"
+        "opt.load_state_dict(state['optimizer'])\nopt2 = torch.optim.Adam(m.parameters())\n"
+        "torch.save({'model': m.state_dict(), 'optimizer': opt.state_dict()}, 'last.pth')\n",
+        # The user's own network, loaded from a checkpoint after it was built: nothing in it is a new head.
+        "import torch\nfrom torch import nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.main = nn.Sequential(nn.Linear(4, 4))\nnet = Net()\nnet.load_state_dict(torch.load(path))\n"
+        "opt = torch.optim.Adam(net.parameters())\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -67,9 +78,12 @@ class SingleLrForNewHeadAndBackbone(Rule):
             model, path = held.located()
             if held.partial or story.freezes_before(model, path, built):
                 continue
+            loads = [e for e in story.on(model, [EventKind.LOAD]) if e.order < built.order]
             heads = [
                 h for h in story.on(model, [EventKind.HEAD])
                 if h.fresh and h.order < built.order and covers(path, h.located()[1]) and h.located()[1] != path  # type: ignore[index]
+                # a layer that a checkpoint loads over afterwards is no longer random
+                and not any(e.order > h.order and covers(e.located()[1], h.located()[1]) for e in loads)  # type: ignore[index]
             ]
             pretrained = [
                 part for part in story.pretrained_parts(model, before=built)
