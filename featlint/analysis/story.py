@@ -223,6 +223,18 @@ class Story:
                 parts.append(located[1])
         return parts
 
+    def trains_pretrained(self, held: Params, built: Event) -> bool:
+        """The optimizer built at `built` trains pretrained weights through `held`: nothing in it was frozen
+        before, and it covers a pretrained part that no replaced layer took the place of."""
+        model, path = held.located()
+        if any(f.value is not True for f in self.freezes_before(model, path, built)):
+            return False  # anything frozen: the user is managing what trains
+        replaced = [h.located()[1] for h in self.on(model, [EventKind.HEAD]) if h.order < built.order]  # type: ignore[index]
+        for part in self.pretrained_parts(model, before=built):
+            if covers(path, part) or (covers(part, path) and not any(covers(r, path) for r in replaced)):
+                return True
+        return False
+
     def on(self, model: Model, kinds: Iterable[EventKind] | None = None) -> list[Event]:
         events = self._by_model.get(id(model), [])
         if kinds is None:
