@@ -89,7 +89,15 @@ def notebook_code(notebook: Path) -> str:
             continue
         source = cell.get("source", "")
         lines = (source if isinstance(source, str) else "".join(source)).splitlines()
-        chunks.append("\n".join(f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in lines))
+        if lines and lines[0].startswith("%%"):  # a cell magic: the whole cell is another language
+            chunks.append("\n".join(f"# {line}" for line in lines))
+            continue
+        kept, continued = [], False
+        for line in lines:  # a shell or magic line, and the lines it continues with a backslash
+            shell = continued or line.lstrip().startswith(("%", "!"))
+            kept.append(f"# {line}" if shell else line)
+            continued = shell and line.rstrip().endswith("\\")
+        chunks.append("\n".join(kept))
     return "\n\n".join(chunks) + "\n"
 
 

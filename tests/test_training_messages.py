@@ -16,12 +16,18 @@ def _messages(source: str, code: str) -> list[str]:
 
 
 def test_fl401_names_the_pretrained_features_only_when_they_train() -> None:
-    [pretrained] = _messages(PRETRAINED + "opt = torch.optim.Adam(m.parameters(), lr=0.5)\n", "FL401")
+    [pretrained] = _messages(PRETRAINED + "opt = torch.optim.SGD(m.parameters(), lr=50)\n", "FL401")
     assert "diverges to NaN within a few steps and the pretrained features are destroyed" in pretrained
-    [scratch] = _messages(SCRATCH + "opt = torch.optim.Adam(m.parameters(), lr=0.5)\n", "FL401")
+    [scratch] = _messages(SCRATCH + "opt = torch.optim.SGD(m.parameters(), lr=50)\n", "FL401")
     assert "diverges to NaN within a few steps;" in scratch and "pretrained" not in scratch
-    [unknown] = _messages("opt = torch.optim.Adam(params, lr=0.5)\n", "FL401")
+    [unknown] = _messages("opt = torch.optim.SGD(params, lr=50)\n", "FL401")
     assert "pretrained" not in unknown
+
+
+def test_fl401_says_how_an_adaptive_optimizer_diverges() -> None:
+    [adam] = _messages(PRETRAINED + "opt = torch.optim.AdamW(m.parameters(), lr=0.5)\n", "FL401")
+    assert "every step moves each weight by up to about 0.5, so training diverges and the pretrained" in adam
+    assert "NaN" not in adam
 
 
 def test_fl401_zero_rate_under_a_multiplying_schedule_still_fires() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -12,7 +12,8 @@ class HeadFrozen(Rule):
     """
     ## What it does
     Finds a freeze that covers a head replaced before it: every parameter of the model frozen after
-    `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards.
+    `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards,
+    when something trains afterwards (an optimizer built over the model, a step or a backward that runs later).
 
     ## Why is this bad?
     New layers are created trainable; freezing the whole model afterwards freezes the head too, so nothing
@@ -28,6 +29,7 @@ class HeadFrozen(Rule):
     model.fc = torch.nn.Linear(512, 10)
     for param in model.parameters():
         param.requires_grad = False
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     ```
 
     ## Use instead
@@ -39,6 +41,7 @@ class HeadFrozen(Rule):
     for param in model.parameters():
         param.requires_grad = False
     model.fc = torch.nn.Linear(512, 10)
+    optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.01)
     ```
     """
 
@@ -49,9 +52,9 @@ class HeadFrozen(Rule):
     requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.vgg16()\nm.classifier[6] = torch.nn.Linear(4096, 2)\n"
-        "m.requires_grad_(False)\n",
+        "m.requires_grad_(False)\nopt = torch.optim.SGD(m.parameters(), lr=0.01)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
-        "m.fc.requires_grad_(False)\n",
+        "m.fc.requires_grad_(False)\nopt = torch.optim.SGD(m.parameters(), lr=0.01)\n",
     )
     silent = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
@@ -60,6 +63,10 @@ class HeadFrozen(Rule):
         "for name, p in m.named_parameters():\n    if not name.startswith('fc'):\n        p.requires_grad = False\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
         "m.layer1.requires_grad_(False)\n",
+        # frozen after the last training step (a notebook's final cell): nothing trains afterwards anyway
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.fc = torch.nn.Linear(512, 2)\n"
+        "opt = torch.optim.SGD(m.parameters(), lr=0.01)\nfor x, y in loader:\n"
+        "    torch.nn.functional.cross_entropy(m(x), y).backward()\n    opt.step()\nm.requires_grad_(False)\n",
         # one parameter of a layer kept fixed on purpose: the layer still trains
         "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\nNet()\n",
@@ -77,7 +84,7 @@ class HeadFrozen(Rule):
                     continue
                 if freeze.partial or not covers(path, head_path):
                     continue
-                if self._re_enabled(story, freeze, head_path):
+                if self._re_enabled(story, freeze, head_path) or not self._trains_after(story, freeze, model):
                     continue
                 yield ctx.report(
                     self, freeze.node,
@@ -85,6 +92,14 @@ class HeadFrozen(Rule):
                     "nothing trains; freeze before replacing the head, or re-enable the head afterwards",
                 )
                 break
+
+    @staticmethod
+    def _trains_after(story: Story, freeze: Event, model: Model) -> bool:
+        """Something trains after the freeze: an optimizer over the model built later, or a step or backward
+        that runs later. A freeze after the last training step (a notebook's final cell) changes nothing."""
+        if any(story.happens_after(e, freeze) for e in (*story.of(EventKind.STEP), *story.of(EventKind.BACKWARD))):
+            return True
+        return any(e.order > freeze.order for e in story.optimizers_over(model))
 
     @staticmethod
     def _re_enabled(story: Story, freeze: Event, head_path: tuple[str, ...]) -> bool:

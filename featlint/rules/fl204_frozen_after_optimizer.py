@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, EventKind, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -12,7 +12,8 @@ class FrozenAfterOptimizer(Rule):
     """
     ## What it does
     Finds parameters frozen (`requires_grad = False`, `requires_grad_(False)`) after the optimizer that
-    holds them was built, including a freeze inside the epoch loop, when no new optimizer follows.
+    holds them was built, including a freeze inside the epoch loop, when no new optimizer follows and that
+    optimizer still steps afterwards (its `step()` runs later, or it is handed to code the file does not show).
 
     ## Why is this bad?
     Freezing only stops new gradients. The optimizer still holds the parameters and their momentum and
@@ -28,6 +29,9 @@ class FrozenAfterOptimizer(Rule):
     model = torchvision.models.resnet18(weights="DEFAULT")
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     model.layer1.requires_grad_(False)
+    for images, labels in loader:
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
     ```
 
     ## Use instead
@@ -40,6 +44,9 @@ class FrozenAfterOptimizer(Rule):
     optimizer = torch.optim.SGD(
         filter(lambda p: p.requires_grad, model.parameters()), lr=0.01, momentum=0.9
     )
+    for images, labels in loader:
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
     ```
     """
 
@@ -60,6 +67,9 @@ class FrozenAfterOptimizer(Rule):
         "m.layer1.requires_grad_(False)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
         "m.layer1.requires_grad_(False)\nopt = torch.optim.SGD(filter(lambda p: p.requires_grad, m.parameters()), lr=0.1)\n",
+        # frozen after the optimizer's last step (training is over)
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+        "for epoch in range(10):\n    opt.step()\nm.requires_grad_(False)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -76,7 +86,7 @@ class FrozenAfterOptimizer(Rule):
                     continue  # already frozen when the optimizer was built: it does not hold them
                 if not covers(held_path, path) and held.partial:
                     continue
-                if story.rebuilt_after(model, freeze):
+                if story.rebuilt_after(model, freeze) or not self._steps_after(story, built, freeze):
                     continue
                 yield ctx.report(
                     self, freeze.node,
@@ -85,3 +95,12 @@ class FrozenAfterOptimizer(Rule):
                     "building the optimizer, or rebuild it from the trainable parameters",
                 )
                 break
+
+    @staticmethod
+    def _steps_after(story: Story, built: Event, freeze: Event) -> bool:
+        """The optimizer can still step after the freeze: its `step()` runs later, or it is handed later to code
+        the file does not show (a trainer, `scaler.step(optimizer)`). Frozen after its last step, it moves nothing."""
+        return any(
+            e.optimizer is built.optimizer and story.happens_after(e, freeze)
+            for e in (*story.of(EventKind.STEP), *story.of(EventKind.ESCAPE))
+        )

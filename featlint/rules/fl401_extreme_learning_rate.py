@@ -20,6 +20,8 @@ DEFAULT_MAX_LR: Mapping[str, float] = MappingProxyType({
     "Adam": 0.1, "AdamW": 0.1, "Adamax": 0.1, "NAdam": 0.1, "RAdam": 0.1, "SparseAdam": 0.1, "RMSprop": 0.1,
     "Adadelta": 10.0, "LBFGS": 10.0,
 })
+# Optimizers whose step is normalised by the gradient's scale: the rate bounds how far each weight moves.
+_NORMALISED = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SparseAdam", "RMSprop"})
 # A value a user would try first, by optimizer, for the message.
 _TYPICAL = {"Adadelta": "1.0", "LBFGS": "1.0"}
 
@@ -228,10 +230,11 @@ class ExtremeLearningRate(Rule):
         ceiling = self.options.max_lr.get(optimizer, DEFAULT_MAX_LR.get(optimizer))
         if ceiling is not None and value > ceiling and not case.partial:
             destroyed = " and the pretrained features are destroyed" if case.pretrained else ""
-            return (
-                f"is far above what {optimizer} tolerates (> {_format(ceiling)}): the loss diverges to NaN within "
-                f"a few steps{destroyed}; use e.g. {typical}"
-            )
+            if optimizer in _NORMALISED:
+                effect = f"every step moves each weight by up to about {_format(value)}, so training diverges"
+            else:
+                effect = "the loss diverges to NaN within a few steps"
+            return f"is far above what {optimizer} tolerates (> {_format(ceiling)}): {effect}{destroyed}; use e.g. {typical}"
         return None
 
     @staticmethod
