@@ -8,7 +8,8 @@ both modes, so rules about a forgotten `train()` have nothing to say about it.
 Known for a torchvision model built with its default layers (the shipped knowledge says whether it has
 BatchNorm or dropout) and for the file's own `nn.Module` whose layers, all assigned in its methods, are torch.nn
 layers of known kinds. Anything else (a library model built with other options, a layer passed in, a base
-class other than nn.Module, a layer replaced afterwards) may depend on the mode.
+class other than nn.Module, a layer of such a kind put in afterwards) may depend on the mode. Handing the model
+to code the file does not show (a plotting or evaluation helper) is not taken to add layers to it.
 """
 
 from __future__ import annotations
@@ -32,8 +33,6 @@ def mode_free(model: Model, story: Story, facts: ModuleFacts, names: NameResolve
     """`model` is known to compute the same in train and eval mode (see the module doc)."""
     if model.wrapped is not None:
         return mode_free(model.wrapped, story, facts, names, module)
-    if story.on(model, [EventKind.ESCAPE]):
-        return False  # code the file does not show may add dropout
     for head in story.on(model, [EventKind.HEAD]):  # a layer put in (in its own __init__ too)
         if head.layer is None or not _layer_mode_free(head.layer, facts.module_scope, names, module):
             return False
