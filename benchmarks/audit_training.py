@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -103,7 +104,8 @@ def notebook_code(notebook: Path) -> str:
         if cell.get("cell_type") != "code":
             continue
         source = cell.get("source", "")
-        lines = (source if isinstance(source, str) else "".join(source)).splitlines()
+        # IPython removes a cell's common indentation before running it.
+        lines = textwrap.dedent(source if isinstance(source, str) else "".join(source)).splitlines()
         if lines and lines[0].startswith("%%"):  # a cell magic: the whole cell is another language
             chunks.append("\n".join(f"# {line}" for line in lines))
             continue
@@ -157,7 +159,8 @@ def main() -> None:
             files += len(result.files)
             failed = {e.path for e in result.errors}
             error_files += len(failed)
-            unhandled = [u for f in result.files for u in f.unhandled]
+            # getattr: the script also measures featlint versions from before FileResult.unhandled existed.
+            unhandled = [u for f in result.files for u in getattr(f, "unhandled", [])]
             given_up.extend(f"{repository.name}: {u}" for u in unhandled)
             errors.extend(f"{repository.name}: {error}" for error in result.errors)
             codes = ", ".join(f"{code} {count}" for code, count in sorted(per_code.items())) or "none"
