@@ -29,6 +29,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from audit_corpus import source_line  # this script's folder is on sys.path when it runs
 from featlint.config import Overrides, SettingsResolver
 from featlint.running.session import RunResult, run
 
@@ -121,14 +122,6 @@ def notebook_code(notebook: Path) -> str:
 def lint(directory: Path, jobs: int) -> RunResult:
     resolver = SettingsResolver(Overrides(select=("ALL",), exclude=()), cwd=directory)
     return run([directory], resolver, jobs=jobs, cache=None)
-
-
-def source_line(result: RunResult, path: str, row: int) -> str:
-    for file in result.files:
-        if file.path == path and file.source is not None:
-            lines = file.source.splitlines()
-            return lines[row - 1].strip() if 0 < row <= len(lines) else ""
-    return ""
 
 
 def main() -> None:
