@@ -223,6 +223,19 @@ class Story:
                 parts.append(located[1])
         return parts
 
+    def training_over(self, event: Event, model: Model) -> bool:
+        """Training ran before `event` (a step, a backward, or the model or an optimizer handed to code the file
+        does not show) and nothing trains after it (none of those, nor a new optimizer over the model): what
+        `event` changes once training is over (a notebook's final cell) changes nothing. With no training in
+        sight (set-up code, the training elsewhere), False."""
+        training = [
+            *self.of(EventKind.STEP), *self.of(EventKind.BACKWARD), *self.on(model, [EventKind.ESCAPE]),
+            *(e for e in self.of(EventKind.ESCAPE) if e.optimizer is not None),
+        ]
+        if not any(e.order < event.order for e in training):
+            return False
+        return not any(self.happens_after(e, event) for e in (*training, *self.optimizers_over(model)))
+
     def trains_pretrained(self, held: Params, built: Event) -> bool:
         """The optimizer built at `built` trains pretrained weights through `held`: nothing in it was frozen
         before, and it covers a pretrained part that no replaced layer took the place of."""

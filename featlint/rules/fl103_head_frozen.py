@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -13,7 +13,8 @@ class HeadFrozen(Rule):
     ## What it does
     Finds a freeze that covers a head replaced before it: every parameter of the model frozen after
     `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards,
-    when something trains afterwards (an optimizer built over the model, a step or a backward that runs later).
+    unless the freeze comes after the training is over (a step, a backward or a training function ran before
+    it, and nothing trains after it).
 
     ## Why is this bad?
     New layers are created trainable; freezing the whole model afterwards freezes the head too, so nothing
@@ -84,7 +85,7 @@ class HeadFrozen(Rule):
                     continue
                 if freeze.partial or not covers(path, head_path):
                     continue
-                if self._re_enabled(story, freeze, head_path) or not self._trains_after(story, freeze, model):
+                if self._re_enabled(story, freeze, head_path) or story.training_over(freeze, model):
                     continue
                 yield ctx.report(
                     self, freeze.node,
@@ -92,14 +93,6 @@ class HeadFrozen(Rule):
                     "nothing trains; freeze before replacing the head, or re-enable the head afterwards",
                 )
                 break
-
-    @staticmethod
-    def _trains_after(story: Story, freeze: Event, model: Model) -> bool:
-        """Something trains after the freeze: an optimizer over the model built later, or a step or backward
-        that runs later. A freeze after the last training step (a notebook's final cell) changes nothing."""
-        if any(story.happens_after(e, freeze) for e in (*story.of(EventKind.STEP), *story.of(EventKind.BACKWARD))):
-            return True
-        return any(e.order > freeze.order for e in story.optimizers_over(model))
 
     @staticmethod
     def _re_enabled(story: Story, freeze: Event, head_path: tuple[str, ...]) -> bool:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, EventKind, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -12,8 +12,9 @@ class FrozenAfterOptimizer(Rule):
     """
     ## What it does
     Finds parameters frozen (`requires_grad = False`, `requires_grad_(False)`) after the optimizer that
-    holds them was built, including a freeze inside the epoch loop, when no new optimizer follows and that
-    optimizer still steps afterwards (its `step()` runs later, or it is handed to code the file does not show).
+    holds them was built, including a freeze inside the epoch loop, when no new optimizer follows; not once
+    training is over (a step, a backward or a training function ran before the freeze, and nothing trains
+    after it).
 
     ## Why is this bad?
     Freezing only stops new gradients. The optimizer still holds the parameters and their momentum and
@@ -86,7 +87,7 @@ class FrozenAfterOptimizer(Rule):
                     continue  # already frozen when the optimizer was built: it does not hold them
                 if not covers(held_path, path) and held.partial:
                     continue
-                if story.rebuilt_after(model, freeze) or not self._steps_after(story, built, freeze):
+                if story.rebuilt_after(model, freeze) or story.training_over(freeze, model):
                     continue
                 yield ctx.report(
                     self, freeze.node,
@@ -95,12 +96,3 @@ class FrozenAfterOptimizer(Rule):
                     "building the optimizer, or rebuild it from the trainable parameters",
                 )
                 break
-
-    @staticmethod
-    def _steps_after(story: Story, built: Event, freeze: Event) -> bool:
-        """The optimizer can still step after the freeze: its `step()` runs later, or it is handed later to code
-        the file does not show (a trainer, `scaler.step(optimizer)`). Frozen after its last step, it moves nothing."""
-        return any(
-            e.optimizer is built.optimizer and story.happens_after(e, freeze)
-            for e in (*story.of(EventKind.STEP), *story.of(EventKind.ESCAPE))
-        )
