@@ -80,7 +80,7 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], *, unsafe: bool = 
     for order, diagnostic in enumerate(diagnostics):
         if not is_applicable(diagnostic, unsafe):
             continue
-        assert diagnostic.fix is not None, f"{diagnostic.code} at {diagnostic.path}:{diagnostic.start.row} has no fix to apply"
+        assert diagnostic.fix is not None, f"{diagnostic.code} at {diagnostic.path}:{diagnostic.start.row} has no fix"
         spans = sorted(
             (offsets(edit.start), offsets(edit.end), _content(edit, newline, offsets)) for edit in diagnostic.fix.edits
         )

@@ -54,7 +54,8 @@ def resumed_loads(facts: ModuleFacts, names: NameResolver) -> frozenset[cst.Call
     saves = False
     for site in facts.calls:
         func = site.node.func
-        attr = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        attr = func.attr.value if isinstance(func, cst.Attribute) else None
+        attr = func.value if isinstance(func, cst.Name) else attr
         if attr == "save" and names.call_name(site.node, site.scope) == "torch.save":
             saves = True
         elif attr == "load_state_dict":

@@ -242,7 +242,8 @@ class Story:
         model, path = held.located()
         if any(f.value is not True for f in self.freezes_before(model, path, built)):
             return False  # anything frozen: the user is managing what trains
-        replaced = [h.located()[1] for h in self.on(model, [EventKind.HEAD]) if h.order < built.order]  # type: ignore[index]
+        heads = self.on(model, [EventKind.HEAD])
+        replaced = [h.located()[1] for h in heads if h.order < built.order]  # type: ignore[index]
         for part in self.pretrained_parts(model, before=built):
             if covers(path, part) or (covers(part, path) and not any(covers(r, path) for r in replaced)):
                 return True

@@ -20,6 +20,8 @@ DEFAULT_MAX_LR: Mapping[str, float] = MappingProxyType({
     "Adam": 0.1, "AdamW": 0.1, "Adamax": 0.1, "NAdam": 0.1, "RAdam": 0.1, "SparseAdam": 0.1, "RMSprop": 0.1,
     "Adadelta": 10.0, "LBFGS": 10.0,
 })
+# How much more a few trained parameters next to a frozen base tolerate (prompt tuning trains at 0.3-1 with AdamW).
+PARTIAL_FACTOR = 10
 # Optimizers whose step is normalised by the gradient's scale: the rate bounds how far each weight moves.
 _NORMALISED = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SparseAdam", "RMSprop"})
 # A value a user would try first, by optimizer, for the message.
@@ -40,7 +42,7 @@ class _Case:
 
     optimizer: str
     setting: LrSetting
-    partial: bool  # only part of the model trains (adapters, or a frozen base): large rates are its business
+    partial: bool  # only part of the model trains (adapters, or a frozen base): it tolerates PARTIAL_FACTOR x more
     pretrained: bool  # pretrained weights train, so a diverging rate destroys them
 
 
@@ -59,9 +61,9 @@ class ExtremeLearningRate(Rule):
     The value at the call is judged as the rate that trains, so it is left alone where the script decides the
     rate otherwise: a zero or tiny rate is fine when the script sets `param_group["lr"]` itself or uses
     OneCycleLR/CyclicLR (which set the rate outright), and a tiny one when a LambdaLR, MultiplicativeLR or
-    warm-up schedule multiplies it. A large rate is left alone when only part of the model trains: adapters
-    (the file uses PEFT, whose prompt-tuning and adapter methods train at rates up to 1) or what is left
-    trainable of a frozen base.
+    warm-up schedule multiplies it. When only part of the model trains, adapters (the file uses PEFT, whose
+    prompt-tuning and adapter methods train at rates up to 1) or what is left trainable of a frozen base, a
+    rate counts as too large only above 10 times the optimizer's ceiling.
 
     ## Why is this bad?
     Too large a rate makes the loss jump to `inf`/`NaN` within a few steps (and, when a pretrained model
@@ -115,6 +117,9 @@ class ExtremeLearningRate(Rule):
         "sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, step / 100))\n",
         "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\n"
         "opt = torch.optim.Adam(m.parameters(), lr=0.5)\n",
+        # Even with a frozen base, 100 is no rate for SGD.
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.requires_grad_(False)\n"
+        "m.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.SGD(m.fc.parameters(), lr=100)\n",
     )
     silent = (
         "import torch\nopt = torch.optim.SGD(params, lr=0.01, momentum=0.9)\n",
@@ -140,6 +145,8 @@ class ExtremeLearningRate(Rule):
         # A frozen backbone: only the new head trains.
         "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.requires_grad_(False)\n"
         "m.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.Adam(m.fc.parameters(), lr=0.3)\n",
+        "import torch\nfrom peft import LoraConfig, get_peft_model\nmodel = get_peft_model(base, LoraConfig(r=8))\n"
+        "opt = torch.optim.AdamW(model.parameters(), lr=0.3)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -228,13 +235,18 @@ class ExtremeLearningRate(Rule):
                 f"use e.g. {typical}"
             )
         ceiling = self.options.max_lr.get(optimizer, DEFAULT_MAX_LR.get(optimizer))
-        if ceiling is not None and value > ceiling and not case.partial:
+        if ceiling is not None and case.partial:
+            ceiling *= PARTIAL_FACTOR
+        if ceiling is not None and value > ceiling:
             destroyed = " and the pretrained features are destroyed" if case.pretrained else ""
             if optimizer in _NORMALISED:
                 effect = f"every step moves each weight by up to about {_format(value)}, so training diverges"
             else:
                 effect = "the loss diverges to NaN within a few steps"
-            return f"is far above what {optimizer} tolerates (> {_format(ceiling)}): {effect}{destroyed}; use e.g. {typical}"
+            return (
+                f"is far above what {optimizer} tolerates (> {_format(ceiling)}): {effect}{destroyed}; "
+                f"use e.g. {typical}"
+            )
         return None
 
     @staticmethod
