@@ -257,3 +257,19 @@ def test_findings_equal_those_on_the_pasted_out_code() -> None:
     assert [(nb.locate(d.start.row, d.start.column), d.code) for d in script] == [
         ((d.cell, d.start.row, d.start.column), d.code) for d in lint_source(notebook(SCRIPT), "nb.ipynb")
     ]
+
+
+# --- everywhere featlint runs -----------------------------------------------------------------------------
+def test_workers_and_the_cache_give_the_same_notebook_findings(tmp_path: Path) -> None:
+    from featlint.running.cache import Cache
+
+    for index in range(26):  # enough for two workers (parallel.FILES_PER_WORKER)
+        (tmp_path / f"nb{index:02d}.ipynb").write_text(notebook(SCRIPT))
+    resolver = SettingsResolver(Overrides(), None)
+    plain = run([tmp_path], resolver).diagnostics
+    cache = Cache(tmp_path / "cache")
+    parallel = run([tmp_path], resolver, jobs=2, cache=cache).diagnostics
+    warm = run([tmp_path], resolver, jobs=2, cache=cache)
+    assert len(plain) == 52 and {d.cell for d in plain} == {3, 5}
+    assert parallel == plain == warm.diagnostics
+    assert all(f.source is not None and f.source.startswith("{") for f in warm.files)

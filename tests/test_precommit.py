@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO
+from .notebook_form import notebook
 
 
 def _pre_commit() -> list[str]:
@@ -43,6 +44,7 @@ def test_pre_commit_hook_fails_on_a_buggy_script(tmp_path: Path, hook_repo: Path
     (project / "train.py").write_text("for p in model.parameters():\n    p.require_grad = False\n")
     (project / "ok.py").write_text("x = 1\n")
     (project / "notes.txt").write_text("p.require_grad = False\n")
+    (project / "nb.ipynb").write_text(notebook("# In[1]:\nfor p in model.parameters():\n    p.require_grad = False\n"))
     _git(project, "add", "-A")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
     done = subprocess.run(
@@ -52,9 +54,11 @@ def test_pre_commit_hook_fails_on_a_buggy_script(tmp_path: Path, hook_repo: Path
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "train.py:2:5: FL101" in output
+    assert "nb.ipynb:cell 1:2:5: FL101" in output  # `types_or: [python, jupyter]` hands notebooks to the hook
     assert "notes.txt" not in output.split("FL101")[0]
 
     (project / "train.py").write_text("for p in model.parameters():\n    p.requires_grad = False\n")
+    (project / "nb.ipynb").write_text(notebook("# In[1]:\nfor p in model.parameters():\n    p.requires_grad = False\n"))
     _git(project, "add", "-A")
     done = subprocess.run(
         [*_pre_commit(), "try-repo", str(hook_repo), "featlint", "--all-files"],
