@@ -88,6 +88,9 @@ class Notebook:
         self.cells = cells
         self.notes = notes
         self.parts: list[Part] = []
+        # What of the code cells is not in the program: (cell, row) of an IPython line, (cell, 0) for a cell
+        # whose magic makes it another language. `featlint run` says it did not run these.
+        self.left_out: list[tuple[int, int]] = []
         pieces: list[str] = []
         row = 1
         for cell in [] if skipped else cells:
@@ -95,7 +98,14 @@ class Notebook:
                 continue
             lines, shifts = python_lines(cell.source)
             if not lines:
+                if cell.source.strip():
+                    self.left_out.append((cell.index, 0))
                 continue
+            original = split_lines(cell.source)
+            self.left_out.extend(
+                (cell.index, number) for number, (old, new) in enumerate(zip(original, lines), start=1)
+                if old != new and number not in shifts
+            )
             if not lines[-1].endswith(("\n", "\r")):
                 lines[-1] += "\n"
             self.parts.append(Part(cell, row, len(lines), shifts))
