@@ -243,6 +243,14 @@ def test_notebook_fixture_findings_are_exactly_the_marked_ones(path: Path) -> No
     assert found == _expected(path)
 
 
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_fixtures_and_their_fixed_versions_are_valid_nbformat(tmp_path: Path, path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
+    fixed, _ = _round_trip(tmp_path, path.read_text(encoding="utf-8"))
+    nbformat.validate(nbformat.reads(fixed, as_version=4))
+
+
 def test_every_notebook_fixture_has_a_twin() -> None:
     buggy = {p.name.replace("_buggy", "") for p in NOTEBOOKS.glob("*_buggy.ipynb")}
     clean = {p.name.replace("_clean", "") for p in NOTEBOOKS.glob("*_clean.ipynb")}
