@@ -95,8 +95,11 @@ def test_a_broken_notebook_is_fl001_and_the_run_goes_on(tmp_path: Path, text: st
     assert message in found[0].message
 
 
-def test_a_syntax_error_is_reported_in_its_cell() -> None:
+def test_a_syntax_error_is_reported_in_its_cell_and_the_other_cells_are_still_checked() -> None:
     assert _found(notebook("# In[1]:\nimport torch\n# In[2]:\nx = (1,\n")) == [(2, 1, 5, "FL001")]
+    found = lint_source(notebook(SCRIPT + "# In[5]:\ndef unfinished(:\n"), "nb.ipynb")
+    assert [(d.cell, d.start.row, d.code) for d in found] == [(3, 1, "FL305"), (5, 1, "FL202"), (6, 1, "FL001")]
+    assert "the other cells were checked without this one" in found[2].message
 
 
 def test_directories_find_notebooks_and_one_config_line_excludes_them(tmp_path: Path) -> None:
@@ -281,3 +284,19 @@ def test_workers_and_the_cache_give_the_same_notebook_findings(tmp_path: Path) -
     assert len(plain) == 52 and {d.cell for d in plain} == {3, 5}
     assert parallel == plain == warm.diagnostics
     assert all(f.source is not None and f.source.startswith("{") for f in warm.files)
+
+
+def test_a_fix_that_would_break_the_notebook_is_dropped_and_the_others_apply() -> None:
+    from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, Severity
+    from featlint.fixes import fix_text
+    from featlint.running.results import FileResult
+
+    def finding(cell: int, content: str, end: int) -> Diagnostic:
+        fix = Fix("fix it", (Edit(content, Location(1, 1), Location(1, end), cell),), Applicability.SAFE)
+        return Diagnostic("FL990", "demo", Severity.ERROR, "m", "nb.ipynb", Location(1, 1), Location(1, 2), fix, cell)
+
+    text = notebook("# In[1]:\nx = 1\n# In[2]:\ny = 2\n")
+    broken, good = finding(1, "x = (", 6), finding(2, "z", 2)
+    outcome = fix_text(FileResult("nb.ipynb", [broken, good], source=text), [])
+    assert outcome.fixed == 1 and "would leave code that does not parse" in outcome.warnings[0]
+    assert [cell["source"] for cell in json.loads(outcome.after)["cells"]] == [["x = 1"], ["z = 2"]]

@@ -83,10 +83,14 @@ class SourceSpan:
 
 
 class Notebook:
-    def __init__(self, text: str, cells: list[Cell], notes: list[str], skipped: bool) -> None:
+    def __init__(
+        self, text: str, cells: list[Cell], notes: list[str], skipped: bool, excluded: frozenset[int] = frozenset()
+    ) -> None:
         self.text = text
         self.cells = cells
         self.notes = notes
+        self._skipped = skipped
+        self.excluded = excluded  # cells left out of the program (a syntax error the engine reported)
         self.parts: list[Part] = []
         # What of the code cells is not in the program: (cell, row) of an IPython line, (cell, 0) for a cell
         # whose magic makes it another language. `featlint run` says it did not run these.
@@ -94,7 +98,7 @@ class Notebook:
         pieces: list[str] = []
         row = 1
         for cell in [] if skipped else cells:
-            if cell.kind != "code":
+            if cell.kind != "code" or cell.index in excluded:
                 continue
             lines, shifts = python_lines(cell.source)
             if not lines:
@@ -113,6 +117,11 @@ class Notebook:
             row += len(lines)
         self.program = "".join(pieces)
         self._starts = [part.first_row for part in self.parts]
+
+    def without(self, cell: int) -> Notebook:
+        """The same notebook with `cell` left out of the program, so that one broken cell does not hide the
+        findings of the others."""
+        return Notebook(self.text, self.cells, self.notes, self._skipped, self.excluded | {cell})
 
     # --- positions -------------------------------------------------------------------------------------
     def part_at(self, row: int) -> Part | None:

@@ -5,6 +5,7 @@ becomes an internal error naming the file and the rule, with the other rules' fi
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,6 +27,8 @@ from featlint.running.cells import into_cells
 from featlint.running.results import FileResult, InternalError
 from featlint.suppression import parse_suppressions
 
+# Cells that do not parse, each reported and left out, before the notebook is reported as a whole.
+MAX_BROKEN_CELLS = 5
 _LINE_PREFIX = re.compile(r"line (\d+)(.*)", re.DOTALL)
 
 
@@ -86,8 +89,22 @@ def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool
             result.diagnostics.append(_unreadable(path, problem))
         return result
     result.warnings.extend(f"{path}: {note}" for note in notebook.notes)
-    _check_program(notebook.program, path, rules, prefilter, result, notebook)
-    result.diagnostics = [into_cells(d, notebook) for d in result.diagnostics]
+    broken: list[Diagnostic] = []
+    for attempt in range(MAX_BROKEN_CELLS + 1):
+        checked = FileResult(path)
+        _check_program(notebook.program, path, rules, prefilter, checked, notebook)
+        found = [into_cells(d, notebook) for d in checked.diagnostics]
+        unreadable = next((d for d in found if d.code == UnreadableFile.code and d.cell is not None), None)
+        if unreadable is None or attempt == MAX_BROKEN_CELLS:
+            break
+        # A cell that does not parse is reported, and the others are checked without it, as Jupyter runs them.
+        broken.append(dataclasses.replace(
+            unreadable, message=f"{unreadable.message} (the other cells were checked without this one)"
+        ))
+        notebook = notebook.without(unreadable.cell)  # type: ignore[arg-type]
+    result.diagnostics = sorted([*broken, *found], key=lambda d: d.sort_key)
+    result.errors.extend(checked.errors)
+    result.warnings.extend(checked.warnings)
     return result
 
 
