@@ -365,3 +365,26 @@ async def test_closing_a_notebook_clears_its_cells(client: LanguageClient, proje
             break
         await asyncio.sleep(0.05)
     assert not client.diagnostics[cells[2]]
+
+
+async def test_editing_a_cell_relints_the_notebook(client: LanguageClient, project: Path):
+    import asyncio
+
+    uri, cells = await _open_notebook(client, project)
+    assert client.diagnostics[cells[2]]
+    fixed = NOTEBOOK_CELLS[2][1].replace("require_grad", "requires_grad")
+    client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=2),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[
+            types.NotebookDocumentCellContentChanges(
+                document=types.VersionedTextDocumentIdentifier(uri=cells[2], version=2),
+                changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)],
+            )
+        ])),
+    ))
+    for _ in range(100):
+        if not client.diagnostics[cells[2]]:
+            break
+        await asyncio.sleep(0.05)
+    assert not client.diagnostics[cells[2]]
+    assert sorted(d.code for d in client.diagnostics[cells[3]]) == ["FL002", "FL202"]  # the freeze now works
