@@ -62,6 +62,11 @@ def test_code_after_a_time_magic_is_analysed_at_its_own_column() -> None:
     assert _found(text) == [(2, 2, 37, "FL305")]
 
 
+def test_a_cell_indented_as_a_whole_runs_dedented_as_in_ipython() -> None:
+    text = notebook("# In[1]:\n import torchvision\n model = torchvision.models.resnet18(pretrained=True)\n")
+    assert _found(text) == [(1, 2, 38, "FL305")]
+
+
 def test_percent_lines_inside_strings_and_brackets_are_python() -> None:
     program = read_notebook(notebook('# In[1]:\ns = """\n%d items\n"""\ny = (1\n % 2)\n')).program
     assert program == 's = """\n%d items\n"""\ny = (1\n % 2)\n'

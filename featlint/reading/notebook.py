@@ -108,7 +108,7 @@ class Notebook:
             original = split_lines(cell.source)
             self.left_out.extend(
                 (cell.index, number) for number, (old, new) in enumerate(zip(original, lines), start=1)
-                if old != new and number not in shifts
+                if new.strip() == "pass" and old.strip() != "pass"
             )
             if not lines[-1].endswith(("\n", "\r")):
                 lines[-1] += "\n"
@@ -302,11 +302,19 @@ def python_lines(source: str) -> tuple[list[str], dict[int, int]]:
     Returns the lines and, by 1-based cell row, how many characters were taken from the start of a line
     (`%time x = f()` becomes `x = f()`)."""
     lines = split_lines(source)
-    if not lines or not _CANDIDATE.search(source):
-        return lines, {}
-    shifts: dict[int, int] = {}
-    changed: dict[int, str] = {}
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    shifts: dict[int, int] = {}
+    if first is not None and lines[first][:1] in (" ", "\t"):
+        # IPython's leading_indent: a cell whose first line is indented runs with that indent taken from
+        # every line that starts with it.
+        prefix = lines[first][: len(lines[first]) - len(lines[first].lstrip(" \t"))]
+        for index, line in enumerate(lines):
+            if line.startswith(prefix):
+                lines[index] = line[len(prefix):]
+                shifts[index + 1] = len(prefix)
+    if not lines or not _CANDIDATE.search(source):
+        return lines, shifts
+    changed: dict[int, str] = {}
     start = 0
     if first is not None and lines[first].lstrip().startswith("%%"):
         name = re.match(r"\s*%%(\w*)", lines[first])
@@ -326,7 +334,7 @@ def python_lines(source: str) -> tuple[list[str], dict[int, int]]:
             rest = body[code.end():] if code is not None else ""
             if code is not None and not rest.rstrip().endswith("\\") and _compiles(rest):
                 changed[index] = indent + rest + line[len(body):]
-                shifts[index + 1] = code.end() - len(indent)
+                shifts[index + 1] = shifts.get(index + 1, 0) + code.end() - len(indent)
             else:
                 changed[index] = _placeholder(line, indent)
         else:

@@ -59,6 +59,9 @@ class CellNotRerunnable(Rule):
     requires_tokens = STORY_TOKENS
     examples_are_notebooks = True
     fires = (
+        "# In[1]:\nimport torch.nn as nn, torchvision\nmodel = torchvision.models.densenet121(weights='DEFAULT')\n"
+        "# In[2]:\nnum_ftrs = model.classifier.in_features\n"
+        "head = nn.Sequential(nn.Linear(num_ftrs, 256), nn.ReLU(), nn.Linear(256, 2))\nmodel.classifier = head\n",
         "# In[1]:\nimport torch.nn as nn, torchvision\nmodel = torchvision.models.resnet50(weights='DEFAULT')\n"
         "# In[2]:\nmodel.fc = nn.Sequential(nn.Linear(model.fc.in_features, 256), nn.ReLU(), nn.Linear(256, 2))\n",
         "# In[1]:\nimport torch.nn as nn, torchvision\nmodel = torchvision.models.resnet50(weights='DEFAULT')\n"
@@ -78,6 +81,10 @@ class CellNotRerunnable(Rule):
         "# In[1]:\nimport torch.nn as nn, torchvision\nmodel = torchvision.models.resnet50(weights='DEFAULT')\n"
         "num_ftrs = model.fc.in_features\n"
         "# In[2]:\nmodel.fc = nn.Sequential(nn.Dropout(0.5), nn.Linear(num_ftrs, 2))\n",
+        # The new head was built in an earlier cell: running this one again assigns the same object again.
+        "# In[1]:\nimport torch.nn as nn, torchvision\nmodel = torchvision.models.densenet121(weights='DEFAULT')\n"
+        "head = nn.Sequential(nn.Linear(model.classifier.in_features, 2))\n"
+        "# In[2]:\nmodel.classifier = head\n",
         # Another layer's size.
         "# In[1]:\nimport torch.nn as nn, torchvision\nmodel = torchvision.models.resnet50(weights='DEFAULT')\n"
         "# In[2]:\nmodel.fc = nn.Sequential(nn.Linear(model.layer4[-1].conv3.out_channels, 2))\n",
@@ -93,13 +100,17 @@ class CellNotRerunnable(Rule):
                 continue
             if head.layer is None:
                 continue
-            new_value = ctx.code(head.layer)
-            container = re.match(r"[\w.]*?(\w+)\s*\(", new_value)
-            if container is None or container.group(1) not in _CONTAINERS:
+            # The new value, following a name bound once (`classifier = nn.Sequential(...)`, then assigned).
+            new = ctx.analysis.architectures.new_layer(head.layer, ctx.analysis.facts.module_scope)
+            if new is None or new.type not in _CONTAINERS:
                 continue
             part = notebook.part_at(ctx.line(head.node))
-            if part is None or self._built_in_cell(ctx, head, part.first_row):
+            built_at = ctx.line(new.node)
+            if part is None or not part.first_row <= built_at <= ctx.line(head.node):
+                continue  # built in another cell: running this one again assigns the same object again
+            if self._built_in_cell(ctx, head, part.first_row):
                 continue
+            new_value = ctx.code(new.node)
             target = re.escape(ctx.code(head.node))
             reference = rf"(?<![\w.]){target}(?![\w\[])"
             # What the cell ran before this assignment, and the new value itself.
@@ -108,7 +119,7 @@ class CellNotRerunnable(Rule):
             wraps = re.search(reference + r"(?!\s*\.)", new_value) is not None
             if size is not None or wraps:
                 attribute = size.group(1) if size is not None else None
-                yield ctx.report(self, head.node, self._message(ctx, head, container.group(1), attribute))
+                yield ctx.report(self, head.node, self._message(ctx, head, new.type, attribute))
 
     @staticmethod
     def _built_in_cell(ctx: FileContext, head: Event, first_row: int) -> bool:
