@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import difflib
 import functools
 import io
 import json
@@ -125,8 +124,11 @@ class Notebook:
 
     # --- positions -------------------------------------------------------------------------------------
     def part_at(self, row: int) -> Part | None:
-        index = bisect.bisect_right(self._starts, row) - 1
+        index = self._index(row)
         return self.parts[index] if index >= 0 else None
+
+    def _index(self, row: int) -> int:
+        return bisect.bisect_right(self._starts, row) - 1
 
     def cell_at(self, row: int) -> Cell | None:
         """The cell that holds program row `row`."""
@@ -137,10 +139,10 @@ class Notebook:
         """(cell, row in the cell, column in the cell) of a program position. With `closing`, a position at
         the very start of a cell (an insertion after the previous cell's last line, or a span's end) belongs
         to the end of the previous cell."""
-        part = self.part_at(row)
-        if part is None:
+        index = self._index(row)
+        if index < 0:
             return (self.parts[0].cell.index if self.parts else 1), 1, 1
-        index = self.parts.index(part)
+        part = self.parts[index]
         if closing and column == 1 and row == part.first_row and index > 0:
             previous = self.parts[index - 1]
             if previous.first_row + previous.rows == row:
@@ -152,12 +154,6 @@ class Notebook:
         """How a message names program row `row`: "cell 2, line 4"."""
         cell, cell_row, _ = self.locate(row, 1)
         return f"cell {cell}, line {cell_row}"
-
-    def program_row(self, cell: int, row: int) -> int | None:
-        for part in self.parts:
-            if part.cell.index == cell:
-                return part.first_row + row - 1
-        return None
 
     def cell_lines(self, cell: int) -> list[str]:
         if not 1 <= cell <= len(self.cells):
@@ -209,6 +205,7 @@ class Notebook:
     def _encoded_source(self, cell: Cell, span: SourceSpan, new: str, ascii_only: bool) -> str:
         if not cell.as_list:
             return json.dumps(new, ensure_ascii=ascii_only)
+        import difflib  # here: only a fix writes a notebook, and a lint never needs difflib
         old_lines, new_lines = split_lines(cell.source), split_lines(new)
         written = [self.text[start: _string_end(self.text, start)] for start in span.items]
         items: list[str] = []
