@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -122,7 +122,7 @@ def check(
         result = run(list(paths) or [Path(".")], resolver, force_exclude=force_exclude,
                      jobs=jobs or default_jobs(), cache=cache)
     except ConfigError as error:
-        raise click.UsageError(str(error)) from None
+        _config_error(error)
 
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -156,10 +156,17 @@ def check(
         from featlint.fixes import fix_counts
 
         fixable, hidden = fix_counts(diagnostics, unsafe_fixes)
-        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden), err=True)
+        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden))
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
+
+
+def _config_error(error: Exception) -> NoReturn:
+    """A setting that cannot be used is not a misuse of the command line: no usage banner, just the file and
+    the key (the message names both), exit 2."""
+    click.echo(f"error: {error}", err=True)
+    sys.exit(EXIT_ERROR)
 
 
 @cli.command(context_settings={"allow_interspersed_args": False})
@@ -199,7 +206,7 @@ def _print_diff(fixing: FixRun, errors: Sequence[InternalError]) -> None:
     for error in errors:
         click.echo(f"error: {error}", err=True)
     count = fixing.fixed
-    click.echo(f"Would fix {count} problem{'s' if count != 1 else ''}." if count else "No fixes available.", err=True)
+    click.echo(f"Would fix {count} problem{'s' if count != 1 else ''}." if count else "No fixes available.")
     if errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if count else EXIT_CLEAN)
@@ -236,11 +243,13 @@ def rules(output_format: str) -> None:
              "fixable": r.fixable, "summary": r.summary} for r in ALL_RULES
         ], indent=2))
         return
-    click.echo(f"{'code':<6}  {'name':<34}  {'severity':<8}  {'default':<7}  {'fix':<3}  summary")
-    for r in ALL_RULES:
-        default = "on" if r.default_enabled else "off"
-        fix = "yes" if r.fixable else "no"
-        click.echo(f"{r.code:<6}  {r.name:<34}  {r.severity.value:<8}  {default:<7}  {fix:<3}  {r.summary}")
+    rows = [("code", "name", "severity", "default", "fix", "summary")] + [
+        (r.code, r.name, r.severity.value, "on" if r.default_enabled else "off", "yes" if r.fixable else "no",
+         r.summary) for r in ALL_RULES
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]  # the summary needs no padding
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[5]]))
 
 
 @cli.command()

@@ -10,7 +10,7 @@ import pytest
 
 from featlint.rules import ALL_RULES
 
-from .conftest import REPO
+from .conftest import REPO, finding_lines
 
 BUGGY = "fixtures/buggy/finetune_resnet.py"
 CLEAN = "fixtures/clean/finetune_resnet.py"
@@ -26,17 +26,32 @@ def _write(root: Path, name: str, text: str) -> Path:
 def test_buggy_fixture_concise_output_and_exit_1(featlint) -> None:
     done = featlint([BUGGY])
     assert done.returncode == 1
-    lines = done.stdout.splitlines()
+    *lines, found, fixable = done.stdout.splitlines()
     assert f"{BUGGY}:20:5: FL101 [*] `require_grad` is not `requires_grad`" in done.stdout
     assert all(line.startswith(f"{BUGGY}:") for line in lines)
     assert {line.split()[1] for line in lines} == {"FL101", "FL102", "FL104", "FL305", "FL401"}
-    assert "Found 5 problems (3 errors, 2 warnings) in 1 file." in done.stderr
+    # The summary follows the findings on stdout, as ruff's does: in a CI log (one pipe for both streams) it
+    # can no longer land in the middle of the last finding. stderr is for warnings and errors only.
+    assert (found, fixable) == ("Found 5 problems (3 errors, 2 warnings) in 1 file.", "[*] 4 fixable with the --fix option.")
+    assert done.stderr == ""
 
 
 def test_clean_fixture_passes(featlint) -> None:
     done = featlint([CLEAN])
-    assert (done.returncode, done.stdout) == (0, "")
-    assert "All checks passed." in done.stderr
+    assert (done.returncode, done.stdout, done.stderr) == (0, "All checks passed.\n", "")
+
+
+@pytest.mark.parametrize("output_format", ["json", "sarif", "github"])
+def test_machine_readable_formats_print_no_summary(featlint, output_format: str) -> None:
+    """As in ruff, only the human formats end with a summary: JSON and SARIF must stay parseable, and
+    every line of the GitHub format is a workflow command."""
+    for path in (BUGGY, CLEAN):
+        done = featlint(["--output-format", output_format, path])
+        assert done.stderr == "" and "Found" not in done.stdout and "All checks passed" not in done.stdout
+        if output_format != "github":
+            json.loads(done.stdout)
+        else:
+            assert all(line.startswith("::") for line in done.stdout.splitlines())
 
 
 def test_check_subcommand_and_python_m_are_the_same(featlint) -> None:
@@ -100,6 +115,7 @@ def test_statistics(featlint) -> None:
     done = featlint(["--statistics", BUGGY])
     assert done.returncode == 1
     assert any(line.split("\t")[1:2] == ["FL101"] for line in done.stdout.splitlines())
+    assert done.stdout.splitlines()[-2] == "Found 5 problems (3 errors, 2 warnings) in 1 file."
 
 
 @pytest.mark.parametrize(
@@ -116,7 +132,7 @@ def test_statistics(featlint) -> None:
 )
 def test_selection(featlint, flags: list[str], codes: set[str]) -> None:
     done = featlint([*flags, BUGGY])
-    assert {line.split()[1] for line in done.stdout.splitlines()} == codes
+    assert {line.split()[1] for line in finding_lines(done.stdout)} == codes
 
 
 @pytest.mark.parametrize("flag", ["--select", "--ignore", "--extend-select"])
@@ -170,11 +186,11 @@ def test_config_in_pyproject(featlint, tmp_path: Path) -> None:
     _write(tmp_path, "legacy_train.py", "import torchvision\nm = torchvision.models.resnet18(pretrained=True)\n")
     _write(tmp_path, "generated/train.py", "p.require_grad = False\n")
     done = featlint(["."], cwd=tmp_path)
-    codes = sorted((line.split(":")[0], line.split()[1]) for line in done.stdout.splitlines())
+    codes = sorted((line.split(":")[0], line.split()[1]) for line in finding_lines(done.stdout))
     assert codes == [("train.py", "FL305"), ("train.py", "FL401")], done.stdout
     # The command line wins over the config file.
     done = featlint(["--select", "FL101", "."], cwd=tmp_path)
-    assert [line.split()[1] for line in done.stdout.splitlines()] == ["FL101"]
+    assert [line.split()[1] for line in finding_lines(done.stdout)] == ["FL101"]
 
 
 def test_explicit_file_bypasses_excludes_unless_force_exclude(featlint, tmp_path: Path) -> None:
@@ -182,7 +198,7 @@ def test_explicit_file_bypasses_excludes_unless_force_exclude(featlint, tmp_path
     _write(tmp_path, "skip_me.py", "p.require_grad = False\n")
     assert featlint(["skip_me.py"], cwd=tmp_path).returncode == 1
     done = featlint(["--force-exclude", "skip_me.py"], cwd=tmp_path)
-    assert done.returncode == 0 and done.stdout == ""
+    assert done.returncode == 0 and done.stdout == "All checks passed.\n"
 
 
 @pytest.mark.parametrize(
@@ -203,6 +219,8 @@ def test_bad_config_is_a_clear_error(featlint, tmp_path: Path, config: str, word
     done = featlint(["train.py"], cwd=tmp_path)
     assert done.returncode == 2
     assert words in done.stderr and "pyproject.toml" in done.stderr
+    # A configuration error is not a misuse of the command line: no click usage banner.
+    assert done.stderr.startswith("error: ") and "Usage:" not in done.stderr and "--help" not in done.stderr
 
 
 def test_explicit_config_file(featlint, tmp_path: Path) -> None:
@@ -221,7 +239,7 @@ def test_gitignored_files_are_skipped(featlint, tmp_path: Path) -> None:
     _write(tmp_path, "ignored/train.py", "p.require_grad = False\n")
     _write(tmp_path, "kept.py", "p.require_grad = False\n")
     done = featlint(["."], cwd=tmp_path)
-    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["kept.py"]
+    assert [line.split(":")[0] for line in finding_lines(done.stdout)] == ["kept.py"]
 
 
 def test_rules_command_lists_every_rule(featlint) -> None:
@@ -231,6 +249,15 @@ def test_rules_command_lists_every_rule(featlint) -> None:
         assert rule.code in done.stdout and rule.name in done.stdout
     listed = json.loads(featlint(["rules", "--output-format", "json"]).stdout)
     assert [r["code"] for r in listed] == [r.code for r in ALL_RULES]
+
+
+def test_rules_command_aligns_its_columns_by_the_longest_name(featlint) -> None:
+    header, *rows = featlint(["rules"]).stdout.splitlines()
+    assert max(len(row.split()[1]) for row in rows) == max(len(rule.name) for rule in ALL_RULES)
+    for column in ("severity", "default", "fix", "summary"):
+        offset = header.index(f"  {column}") + 2
+        # Every row's cell starts where its header does, after the two spaces that end the previous cell.
+        assert all(row[offset - 2: offset] == "  " and row[offset] != " " for row in rows), column
 
 
 def test_explain(featlint) -> None:
@@ -250,5 +277,5 @@ def test_version(featlint) -> None:
 def test_noqa_through_the_cli(featlint, tmp_path: Path) -> None:
     _write(tmp_path, "t.py", "p.require_grad = False  # noqa: FL101\nq.require_grad = False  # noqa: FL999\n")
     done = featlint(["t.py"], cwd=tmp_path)
-    assert [line.split(":")[1] for line in done.stdout.splitlines()] == ["2"]
+    assert [line.split(":")[1] for line in finding_lines(done.stdout)] == ["2"]
     assert "unknown rule code FL999" in done.stderr
