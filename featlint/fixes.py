@@ -183,12 +183,17 @@ def write_fixed(path: Path, outcome: FixOutcome) -> str | None:
         data = path.read_bytes()
         if decode_source(data) != outcome.before:
             return f"{outcome.path}: the file changed while featlint was fixing it; not written"
-        path.write_bytes(outcome.after.encode(_encoding(data)))
+        path.write_bytes(encoded_as(outcome.after, data))
     except (OSError, UnreadableSource) as error:
         return f"{outcome.path}: cannot write the fixes: {getattr(error, 'strerror', None) or error}"
     except UnicodeEncodeError as error:
         return f"{outcome.path}: the fixed text cannot be written in the file's encoding ({error.encoding})"
     return None
+
+
+def encoded_as(text: str, original: bytes) -> bytes:
+    """`text` in the encoding `original` was read in (a BOM or a coding line keeps its meaning)."""
+    return text.encode(_encoding(original))
 
 
 def _encoding(data: bytes) -> str:

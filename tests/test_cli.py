@@ -279,3 +279,55 @@ def test_noqa_through_the_cli(featlint, tmp_path: Path) -> None:
     done = featlint(["t.py"], cwd=tmp_path)
     assert [line.split(":")[1] for line in finding_lines(done.stdout)] == ["2"]
     assert "unknown rule code FL999" in done.stderr
+
+
+STDIN_SOURCE = "import torchvision\nm = torchvision.models.resnet50(pretrained=True)\nm.fc.requires_grad = False\n"
+
+
+def test_stdin_is_linted_as_dash(featlint, tmp_path: Path) -> None:
+    done = featlint(["-"], cwd=tmp_path, stdin=STDIN_SOURCE)
+    assert done.returncode == 1, done.stderr
+    assert [line.split()[:2] for line in finding_lines(done.stdout)] == [["-:2:33:", "FL305"], ["-:3:1:", "FL102"]]
+    binary = featlint(["-"], cwd=tmp_path, stdin="\x00")
+    assert finding_lines(binary.stdout) == ["-:1:1: FL001 Binary file (it contains NUL bytes), not Python source"]
+
+
+def test_stdin_filename_names_the_findings_and_picks_the_settings(featlint, tmp_path: Path) -> None:
+    _write(tmp_path, "pyproject.toml", """
+        [tool.featlint]
+        per-file-ignores = { "legacy/*" = ["FL305"] }
+        extend-exclude = ["generated/"]
+    """)
+    done = featlint(["--stdin-filename", "src/train.py"], cwd=tmp_path, stdin=STDIN_SOURCE)
+    assert [line.split()[:2] for line in finding_lines(done.stdout)] == [
+        ["src/train.py:2:33:", "FL305"], ["src/train.py:3:1:", "FL102"]]
+    ignored = featlint(["--stdin-filename", "legacy/train.py", "-"], cwd=tmp_path, stdin=STDIN_SOURCE)
+    assert [line.split()[1] for line in finding_lines(ignored.stdout)] == ["FL102"]
+    # From a subdirectory, the path is relative to the working directory and the project's config still applies.
+    (tmp_path / "legacy").mkdir()
+    nested = featlint(["--stdin-filename", "train.py"], cwd=tmp_path / "legacy", stdin=STDIN_SOURCE)
+    assert [line.split()[:2] for line in finding_lines(nested.stdout)] == [["train.py:3:1:", "FL102"]]
+    # Excludes apply to a named stdin only with --force-exclude, as to any file named on the command line.
+    assert featlint(["--stdin-filename", "generated/x.py"], cwd=tmp_path, stdin=STDIN_SOURCE).returncode == 1
+    excluded = featlint(["--force-exclude", "--stdin-filename", "generated/x.py"], cwd=tmp_path, stdin=STDIN_SOURCE)
+    assert (excluded.returncode, excluded.stdout) == (0, "All checks passed.\n")
+
+
+def test_stdin_fix_writes_the_fixed_source_to_stdout_and_the_report_to_stderr(featlint, tmp_path: Path) -> None:
+    done = featlint(["--fix", "--stdin-filename", "train.py"], cwd=tmp_path, stdin=STDIN_SOURCE)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == STDIN_SOURCE.replace("pretrained=True", "weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V1"
+                                               ).replace("m.fc.requires_grad = False", "m.fc.requires_grad_(False)")
+    assert done.stderr == "Found 2 problems (2 fixed, 0 remaining).\n"
+    assert list(tmp_path.iterdir()) == []  # nothing written: the "file" is only a name
+    untouched = featlint(["--fix", "-"], cwd=tmp_path, stdin="x = 1\n")
+    assert (untouched.returncode, untouched.stdout, untouched.stderr) == (0, "x = 1\n", "All checks passed.\n")
+    diff = featlint(["--diff", "-"], cwd=tmp_path, stdin=STDIN_SOURCE)
+    assert diff.returncode == 1 and diff.stdout.startswith("--- -\n+++ -\n")
+    assert diff.stderr == "Would fix 2 problems.\n"
+
+
+@pytest.mark.parametrize("args", [["-", "train.py"], ["--stdin-filename", "a.py", "train.py"], ["--runtime", "-"]])
+def test_stdin_cannot_be_mixed_with_paths_or_runtime(featlint, tmp_path: Path, args: list[str]) -> None:
+    done = featlint(args, cwd=tmp_path, stdin="x = 1\n")
+    assert done.returncode == 2 and "standard input" in done.stderr, done.stderr

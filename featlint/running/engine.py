@@ -120,11 +120,24 @@ def check_file(path: Path, display: str, rules: Sequence[Rule]) -> FileResult:
     try:
         text = read_source(path)
     except UnreadableSource as problem:
-        result = FileResult(display)
-        if any(rule.code == UnreadableFile.code for rule in rules):
-            result.diagnostics.append(_unreadable(display, problem))
-        return result
+        return _unreadable_result(display, problem, rules)
     return check_text(text, display, rules)
+
+
+def check_bytes(data: bytes, display: str, rules: Sequence[Rule]) -> FileResult:
+    """Source that is no file on disk (standard input), decoded as Python would decode the file."""
+    try:
+        text = decode_source(data)
+    except UnreadableSource as problem:
+        return _unreadable_result(display, problem, rules)
+    return check_text(text, display, rules)
+
+
+def _unreadable_result(display: str, problem: UnreadableSource, rules: Sequence[Rule]) -> FileResult:
+    result = FileResult(display)
+    if any(rule.code == UnreadableFile.code for rule in rules):
+        result.diagnostics.append(_unreadable(display, problem))
+    return result
 
 
 def _rules(select: Iterable[str] | None) -> list[Rule]:
