@@ -136,7 +136,7 @@ def check(
 
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    fixed = 0
+    fixed = uncovered = 0
     if fix or diff:
         from featlint import fixes
 
@@ -148,7 +148,7 @@ def check(
             _print_diff(fixing, result.errors, summary_to_stderr=report_to_stderr)
         if stdin is not None:
             _echo_fixed_stdin(stdin, fixing)
-        result, fixed = fixing.result, fixing.fixed
+        result, fixed, uncovered = fixing.result, fixing.fixed, fixing.uncovered
     diagnostics = result.diagnostics
     sources = {f.path: f.source for f in result.files if f.diagnostics and f.source is not None}
     if runtime:
@@ -169,7 +169,7 @@ def check(
         from featlint.fixes import fix_counts
 
         fixable, hidden = fix_counts(diagnostics, unsafe_fixes)
-        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden), err=report_to_stderr)
+        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden, uncovered=uncovered), err=report_to_stderr)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)

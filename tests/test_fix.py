@@ -172,6 +172,9 @@ def test_summary_line_after_fixing() -> None:
     remaining = _diagnostic("FL990", 1, None)
     assert summary_line([], 0, 0, fixed=3) == "Found 3 problems (3 fixed, 0 remaining)."
     assert summary_line([remaining], 1, 0, fixed=1) == "Found 2 problems (1 fixed, 1 remaining: 1 error)."
+    assert summary_line([remaining, remaining], 1, 0, fixed=1, uncovered=2) == (
+        "Found 3 problems (1 fixed, 2 remaining: 2 errors).\n2 new findings after fixing: the fixes uncovered them."
+    )
     assert summary_line([remaining], 1, 0, hidden_fixes=1).endswith("1 more fixable with --fix --unsafe-fixes: "
                                                                       "these fixes may change what the code does.)")
 
@@ -199,6 +202,19 @@ def test_fix_writes_the_safe_fixes_and_reports_what_is_left(featlint, buggy_copy
     second = featlint(["check", *SELECT, "--fix", "train.py"], cwd=buggy_copy.parent)
     assert buggy_copy.read_text() == after
     assert second.returncode == 1 and second.stdout.strip().endswith("Found 1 problem (1 warning) in 1 file.")
+
+
+def test_fix_on_the_readme_example_explains_the_finding_it_uncovers(featlint, buggy_copy: Path) -> None:
+    """5 findings, 4 fixed, yet 6 in all: the corrected freeze uncovers FL202, and the summary says so. The
+    README shows this very output."""
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- fix-example:start -->\n```text\n\$ (?P<command>[^\n]*)\n(?P<output>.*?)```", readme, re.S)
+    assert block is not None and block.group("command").endswith("featlint check --fix train.py")
+    done = featlint(["check", "--fix", "train.py"], cwd=buggy_copy.parent)
+    assert done.returncode == 1 and done.stdout == block.group("output")
+    assert done.stdout.endswith("\n1 new finding after fixing: the fixes uncovered it.\n")
 
 
 def test_fix_exits_0_when_everything_was_fixed(featlint, tmp_path: Path) -> None:
