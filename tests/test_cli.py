@@ -10,7 +10,7 @@ import pytest
 
 from featlint.rules import ALL_RULES
 
-from .conftest import REPO, finding_lines
+from .conftest import REPO, SARIF_SCHEMA, finding_lines
 
 BUGGY = "fixtures/buggy/finetune_resnet.py"
 CLEAN = "fixtures/clean/finetune_resnet.py"
@@ -87,14 +87,10 @@ def test_json_format(featlint) -> None:
 
 def test_sarif_format_is_valid(featlint) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    schema_path = REPO.parent / "shared" / "sarif-schema-2.1.0.json"
-    if not schema_path.is_file():
-        pytest.skip("the SARIF schema is not beside the repository")
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
     done = featlint(["--output-format", "sarif", BUGGY])
     log = json.loads(done.stdout)
-    jsonschema.validators.validator_for(json.loads(schema_path.read_text()))(
-        json.loads(schema_path.read_text())
-    ).validate(log)
+    jsonschema.validators.validator_for(schema)(schema).validate(log)
     run = log["runs"][0]
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} == {r.code for r in ALL_RULES}
     assert run["columnKind"] == "unicodeCodePoints"

@@ -12,7 +12,8 @@ from featlint.outputs import FORMATS, Report, render
 from featlint.outputs.summary import statistics, summary_line
 from featlint.rules.base import Rule
 
-SCHEMA = Path(__file__).resolve().parents[1].parent / "shared" / "sarif-schema-2.1.0.json"
+from .conftest import SARIF_SCHEMA
+
 
 TRAIN = "train.py"
 TRAIN_TEXT = (
@@ -177,9 +178,7 @@ def _sarif(diagnostics: list[Diagnostic]) -> dict:
 
 def test_sarif_validates_against_the_official_schema(in_project: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    if not SCHEMA.is_file():
-        pytest.skip(f"the SARIF schema is not at {SCHEMA}")
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
     outside = str(in_project.parent / "other" / "x.py")
     log = _sarif([*ALL, _diagnostic("FL990", Severity.ERROR, "far away", outside, (1, 1), (1, 2))])
     jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER).validate(log)
