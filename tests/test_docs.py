@@ -29,3 +29,11 @@ def test_readme_example_outputs_are_the_real_output(featlint) -> None:
     for example in examples:
         done = featlint(shlex.split(example.group("args")))
         assert (done.stdout + done.stderr).strip() == example.group("output").strip()
+
+
+def test_changelog_has_the_current_version_and_the_tag_scheme() -> None:
+    from featlint.version import __version__
+
+    changelog = (REPO / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert re.search(rf"^## {re.escape(__version__)}\b", changelog, re.M), "add the version's section to CHANGELOG.md"
+    assert f"v{__version__}" in (REPO / "README.md").read_text(encoding="utf-8")  # the pre-commit `rev:` example
