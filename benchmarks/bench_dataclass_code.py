@@ -61,7 +61,8 @@ def main() -> None:
     version = ".".join(map(str, sys.version_info[:3]))
     print(f"Python {version}: import libcst, median of {args.runs} fresh processes")
     print(f"  without the cache        {statistics.median(plain) * 1000:7.1f} ms")
-    print(f"  first run (fills it)     {first['seconds'] * 1000:7.1f} ms, {first['compiled']} compile calls (a method each, a class each from 3.13)")
+    print(f"  first run (fills it)     {first['seconds'] * 1000:7.1f} ms, {first['compiled']} compile calls"
+          " (a method each, a class each from 3.13)")
     print(f"  with the cache           {statistics.median(cached) * 1000:7.1f} ms, compiled {sorted(compiled)}")
     print(f"  saved                    {(statistics.median(plain) - statistics.median(cached)) * 1000:7.1f} ms")
 

@@ -169,7 +169,8 @@ def check(
         from featlint.fixes import fix_counts
 
         fixable, hidden = fix_counts(diagnostics, unsafe_fixes)
-        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden, uncovered=uncovered), err=report_to_stderr)
+        summary = summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden, uncovered=uncovered)
+        click.echo(summary, err=report_to_stderr)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)

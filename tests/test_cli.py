@@ -32,7 +32,8 @@ def test_buggy_fixture_concise_output_and_exit_1(featlint) -> None:
     assert {line.split()[1] for line in lines} == {"FL101", "FL102", "FL104", "FL305", "FL401"}
     # The summary follows the findings on stdout, as ruff's does: in a CI log (one pipe for both streams) it
     # can no longer land in the middle of the last finding. stderr is for warnings and errors only.
-    assert (found, fixable) == ("Found 5 problems (3 errors, 2 warnings) in 1 file.", "[*] 4 fixable with the --fix option.")
+    assert found == "Found 5 problems (3 errors, 2 warnings) in 1 file."
+    assert fixable == "[*] 4 fixable with the --fix option."
     assert done.stderr == ""
 
 
@@ -312,8 +313,9 @@ def test_stdin_filename_names_the_findings_and_picks_the_settings(featlint, tmp_
 def test_stdin_fix_writes_the_fixed_source_to_stdout_and_the_report_to_stderr(featlint, tmp_path: Path) -> None:
     done = featlint(["--fix", "--stdin-filename", "train.py"], cwd=tmp_path, stdin=STDIN_SOURCE)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == STDIN_SOURCE.replace("pretrained=True", "weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V1"
-                                               ).replace("m.fc.requires_grad = False", "m.fc.requires_grad_(False)")
+    weights = "weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V1"
+    assert done.stdout == STDIN_SOURCE.replace("pretrained=True", weights).replace(
+        "m.fc.requires_grad = False", "m.fc.requires_grad_(False)")
     assert done.stderr == "Found 2 problems (2 fixed, 0 remaining).\n"
     assert list(tmp_path.iterdir()) == []  # nothing written: the "file" is only a name
     untouched = featlint(["--fix", "-"], cwd=tmp_path, stdin="x = 1\n")

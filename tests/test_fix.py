@@ -235,7 +235,8 @@ def test_diff_prints_a_patch_writes_nothing_and_the_patch_applies(featlint, bugg
     assert shown.stdout.endswith("\nWould fix 4 problems.\n")  # after the patch, as ruff prints it
     if shutil.which("patch"):
         subprocess.run(["patch", "-p0", "-s"], input=shown.stdout, text=True, cwd=buggy_copy.parent, check=True)
-        assert featlint(["check", *SELECT, "--diff", "train.py"], cwd=buggy_copy.parent).stdout == "No fixes available.\n"
+        again = featlint(["check", *SELECT, "--diff", "train.py"], cwd=buggy_copy.parent)
+        assert again.stdout == "No fixes available.\n"
     featlint(["check", *SELECT, "--fix", "train.py"], cwd=buggy_copy.parent)
     clean = featlint(["check", *SELECT, "--diff", "train.py"], cwd=buggy_copy.parent)
     assert (clean.returncode, clean.stdout) == (0, "No fixes available.\n")

@@ -89,7 +89,7 @@ def test_readme_local_hook_works_from_a_clone(tmp_path: Path, hook_repo: Path) -
     project = tmp_path / "project"
     project.mkdir()
     _git(project, "init", "-q")
-    config = _readme_local_hook().replace("additional_dependencies: [featlint]", f"additional_dependencies: [{hook_repo}]")
+    config = _readme_local_hook().replace("[featlint]", f"[{hook_repo}]")
     (project / ".pre-commit-config.yaml").write_text(config)
     (project / "train.py").write_text("for p in model.parameters():\n    p.require_grad = False\n")
     _git(project, "add", "-A")

@@ -30,7 +30,8 @@ def summary_line(
         remaining = f"{len(diagnostics)} remaining" + (f": {severities}" if diagnostics else "")
         text = f"Found {_count(len(diagnostics) + fixed, 'problem')} ({fixed} fixed, {remaining})."
         if uncovered:
-            text += f"\n{_count(uncovered, 'new finding')} after fixing: the fixes uncovered {'it' if uncovered == 1 else 'them'}."
+            them = "it" if uncovered == 1 else "them"
+            text += f"\n{_count(uncovered, 'new finding')} after fixing: the fixes uncovered {them}."
     else:
         text = (
             f"Found {_count(len(diagnostics), 'problem')} ({severities}) "

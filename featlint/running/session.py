@@ -72,12 +72,15 @@ def stdin_path(filename: Path | None, cwd: Path) -> Path:
     return Path(os.path.normpath(cwd.absolute() / (filename if filename is not None else STDIN)))
 
 
-def run_stdin(data: bytes, filename: Path | None, resolver: SettingsResolver, *, force_exclude: bool = False) -> RunResult:
+def run_stdin(
+    data: bytes, filename: Path | None, resolver: SettingsResolver, *, force_exclude: bool = False
+) -> RunResult:
     """Lint `data` (standard input) as the file `filename`: its configuration, per-file-ignores and, with
     `force_exclude`, excludes apply, and findings name it. Never cached: nothing on disk keys the entry."""
     path = stdin_path(filename, resolver.cwd)
     settings = resolver.for_file(path)
-    if force_exclude and filename is not None and PathFilter(settings.root, settings.exclude).excludes_with_parents(path):
+    excluded = PathFilter(settings.root, settings.exclude).excludes_with_parents
+    if force_exclude and filename is not None and excluded(path):
         return RunResult([], [])
     display = display_path(path, resolver.cwd.absolute()) if filename is not None else STDIN
     result = check_bytes(data, display, settings.rules_for(path))
