@@ -82,8 +82,8 @@ def test_readme_local_hook_runs_the_manifest_command() -> None:
     shipped = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
     assert local["repo"] == "local"
     hook = local["hooks"][0]
-    assert {key: hook[key] for key in ("id", "entry", "language", "types", "require_serial")} == {
-        key: shipped[key] for key in ("id", "entry", "language", "types", "require_serial")
+    assert {key: hook[key] for key in ("id", "entry", "language", "types_or", "require_serial")} == {
+        key: shipped[key] for key in ("id", "entry", "language", "types_or", "require_serial")
     }
     assert hook["additional_dependencies"] == ["featlint"]
 
