@@ -60,7 +60,8 @@ def test_documentation_has_ruff_sections_and_runnable_examples(rule: type[Rule])
     # The correction is what a reader copies: it must be clean under every default rule, not only its own
     # (FL101's once froze a model built without weights, which FL803 reports).
     for block in re.findall(r"```python\n(.*?)```", correction, flags=re.S):
-        found = [f"{d.code} {d.start.row}: {d.message}" for d in lint_source(block)]
+        linted = lint_source(notebook(block), "example.ipynb") if rule.examples_are_notebooks else lint_source(block)
+        found = [f"{d.code} {d.start.row}: {d.message}" for d in linted]
         assert found == [], f"{rule.code}'s 'Use instead' is not clean under the default rules:\n{block}\n{found}"
 
 
