@@ -100,7 +100,7 @@ class FrozenParamsInOptimizer(Rule):
             assert built.optimizer is not None, "an OPTIMIZER event without its optimizer"
             yield ctx.report(
                 self, held.node or built.node,
-                f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: "
+                f"the optimizer receives the parameters frozen on {ctx.where(freeze.node)}: "
                 f"{_consequence(built.optimizer)}; pass `filter(lambda p: p.requires_grad, ...)` or only the "
                 "parameters that train",
             )
