@@ -243,8 +243,9 @@ class ExtremeLearningRate(Rule):
                 effect = f"every step moves each weight by up to about {_format(value)}, so training diverges"
             else:
                 effect = "the loss diverges to NaN within a few steps"
+            part = " even when only part of the model trains" if case.partial else ""
             return (
-                f"is far above what {optimizer} tolerates (> {_format(ceiling)}): {effect}{destroyed}; "
+                f"is far above what {optimizer} tolerates{part} (> {_format(ceiling)}): {effect}{destroyed}; "
                 f"use e.g. {typical}"
             )
         return None
