@@ -27,7 +27,9 @@ What it gives up on (precision first)
   Branches are both interpreted, and events inside them are marked conditional; a name bound differently by
   two branches becomes unknown afterwards. Values passed to functions from other modules are "escaped":
   rules that depend on nothing else touching the model stay silent after an escape. Recursion and call depth
-  beyond a few levels are not followed. Nothing is inferred from types or from other files.
+  beyond a few levels are not followed. Nothing is inferred from types or from other files. A statement whose
+  shape the interpreter did not expect (an exception while interpreting it) is unknown as a whole: its events
+  are taken back, the names it binds are forgotten and the models it mentions escape (:mod:`.unknown`).
 """
 
 from __future__ import annotations
