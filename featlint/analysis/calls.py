@@ -32,6 +32,22 @@ def bool_literal(expr: cst.BaseExpression | None) -> bool | None:
     return None
 
 
+def literal(expr: cst.BaseExpression | None) -> tuple[object] | None:
+    """The value a literal (string, number, True/False/None, negative number) writes, in a 1-tuple so that a
+    literal `None` differs from "not a literal"."""
+    if isinstance(expr, cst.SimpleString):
+        return (expr.evaluated_value,)
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return (expr.evaluated_value,)
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
+        return ({"True": True, "False": False, "None": None}[expr.value],)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = literal(expr.expression)
+        if inner is not None and isinstance(inner[0], (int, float)) and not isinstance(inner[0], bool):
+            return (-inner[0],)
+    return None
+
+
 def is_none(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "None"
 

@@ -151,6 +151,7 @@ class Event:
     grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
     selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
+    assumptions: tuple[str, ...] = ()  # the decided branches it was recorded on ("`feature_extract` is True")
 
     def located(self) -> tuple[Model, Path] | None:
         return self.model.root(self.path) if self.model is not None else None
@@ -225,6 +226,20 @@ class Story:
             return events
         wanted = set(kinds)
         return [e for e in events if e.kind in wanted]
+
+    def path_note(self, *events: Event) -> str:
+        """` (when `feature_extract` is True)` when the events a finding rests on (or what happened before them to
+        their models and to what their optimizer holds) were recorded on a branch the file decides: the finding
+        holds on that path. Empty when it holds on every path."""
+        latest = max(e.order for e in events)
+        related: list[Event] = list(events)
+        for event in events:
+            if event.model is not None:
+                related.extend(self.on(event.model.root()[0]))
+            if event.optimizer is not None:
+                related.extend(e for held in event.optimizer.holdings() for e in self.on(held.located()[0]))
+        notes = dict.fromkeys(note for e in related if e.order <= latest for note in e.assumptions)
+        return f" (when {' and '.join(notes)})" if notes else ""
 
     @staticmethod
     def happens_after(later: Event, earlier: Event) -> bool:

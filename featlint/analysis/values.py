@@ -13,6 +13,7 @@ import enum
 import operator
 from collections.abc import Callable, Iterable
 
+from featlint.analysis import calls
 from featlint.analysis import torchvision as tv
 from featlint.analysis.names import DYNAMIC, NameResolver
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope, element_of
@@ -87,6 +88,7 @@ class ValueAnalyzer:
         self.names = names
         self._active: set[tuple[int, tuple[int, ...]]] = set()
         self._argparse_defaults: dict[str, list[tuple[cst.BaseExpression, Scope, cst.Call]]] | None = None
+        self._argparse_literals: dict[str, tuple[object, ...] | None] | None = None
 
     # --- kinds --------------------------------------------------------------------------------------
     def kind_of(self, expr: cst.BaseExpression, scope: Scope) -> Kind:
@@ -338,6 +340,43 @@ class ValueAnalyzer:
                 ):
                     return True
         return False
+
+    def argparse_literal(self, expr: cst.Attribute, scope: Scope) -> tuple[object] | None:
+        """What `args.<dest>` holds when the script is run without that option, if every `add_argument` for it
+        agrees: its literal default, False for `store_true` (True for `store_false`), None without a default.
+        None (not a 1-tuple) when `args` is not parsed arguments or the default is not a literal."""
+        if not (isinstance(expr.value, cst.Name) and self._is_parsed_arguments(expr.value, scope)):
+            return None
+        if self._argparse_literals is None:
+            self._argparse_literals = self._collect_argparse_literals()
+        found = self._argparse_literals.get(expr.attr.value)
+        return found if found is not None and len(found) == 1 else None  # type: ignore[return-value]
+
+    def _collect_argparse_literals(self) -> dict[str, tuple[object, ...] | None]:
+        """Per destination, the distinct literal values it defaults to (None: one of them is not a literal)."""
+        found: dict[str, tuple[object, ...] | None] = {}
+        for site in self.facts.calls:
+            call = site.node
+            if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_argument"):
+                continue
+            dest = _argparse_dest(call)
+            if dest is None:
+                continue
+            default = next((a.value for a in call.args if a.keyword and a.keyword.value == "default"), None)
+            action = next((a.value for a in call.args if a.keyword and a.keyword.value == "action"), None)
+            action_name = calls.string_literal(action) if action is not None else None
+            if default is not None:
+                value = calls.literal(default)
+            elif action_name in ("store_true", "store_false"):
+                value = (action_name == "store_false",)
+            else:
+                value = (None,) if action is None else None
+            known = found.get(dest, ())
+            if value is None or known is None:
+                found[dest] = None
+            elif value[0] not in known:
+                found[dest] = (*known, value[0])
+        return found
 
     def _argparse_default(self, dest: str) -> Number | None:
         if self._argparse_defaults is None:

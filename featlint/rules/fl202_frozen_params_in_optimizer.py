@@ -97,7 +97,8 @@ class FrozenParamsInOptimizer(Rule):
                 self, held.node or built.node,
                 f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: they only cost "
                 "optimizer state and start moving silently if anything unfreezes them; pass "
-                "`filter(lambda p: p.requires_grad, ...)` or only the parameters that train",
+                "`filter(lambda p: p.requires_grad, ...)` or only the parameters that train"
+                + story.path_note(freeze, built),
             )
 
     @staticmethod

@@ -78,5 +78,6 @@ class StaleHeadInOptimizer(Rule):
                             self, change.node,
                             f"the optimizer built on line {ctx.line(built.node)} holds the parameters of the "
                             f"`{ctx.code(change.node)}` replaced here: it keeps updating the discarded layer and "
-                            "the new one never trains; build the optimizer after replacing the layer",
+                            "the new one never trains; build the optimizer after replacing the layer"
+                            + story.path_note(change, built),
                         )

@@ -3,6 +3,8 @@ layer or a model stored into a model (a replaced head, or a submodel that contin
 
 from __future__ import annotations
 
+import dataclasses
+
 from featlint.analysis import calls
 from featlint.analysis.scopes import element_of
 from featlint.analysis.story import EventKind, Params
@@ -10,6 +12,7 @@ from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import (
     PARAM_ATTRIBUTES,
+    Constant,
     Layer,
     Namespace,
     ParamVar,
@@ -25,6 +28,8 @@ from featlint.startup.deferred import cst
 class Assignments(Recorder):
     def _assign(self, target: cst.BaseExpression, value: object, value_node: cst.BaseExpression | None, frame: Frame) -> None:
         if isinstance(target, cst.Name):
+            if isinstance(value, Constant) and value.label is None:
+                value = dataclasses.replace(value, label=target.value)  # named where the script names it
             frame.env[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
             items = value.items if isinstance(value, TupleValue) and len(value.items) == len(target.elements) else None

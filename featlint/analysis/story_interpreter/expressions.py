@@ -15,6 +15,7 @@ from featlint.analysis.story_interpreter.recorder import Recorder, code_mentions
 from featlint.analysis.story_interpreter.values import (
     PARAM_ATTRIBUTES,
     UNHANDLED,
+    Constant,
     Criterion,
     DictValue,
     FunctionRef,
@@ -39,8 +40,16 @@ class Expressions(Recorder):
             return None
         if isinstance(expr, cst.Name):
             return self._lookup(expr.value, frame)
+        if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float)):
+            written = calls.literal(expr)
+            return Constant(written[0]) if written is not None else None
         if isinstance(expr, cst.Attribute):
-            return self._attribute(self._eval(expr.value, frame), expr.attr.value)
+            owner = self._eval(expr.value, frame)
+            if owner is None and isinstance(expr.value, cst.Name):
+                default = self.values.argparse_literal(expr, frame.scope)
+                if default is not None:
+                    return Constant(default[0], self.module.code_for_node(expr), default=True)
+            return self._attribute(owner, expr.attr.value)
         if isinstance(expr, cst.Subscript):
             return self._subscript(expr, frame)
         if isinstance(expr, cst.Call):
@@ -85,6 +94,8 @@ class Expressions(Recorder):
     def _lookup(self, name: str, frame: Frame) -> object:
         if name in frame.env:
             return frame.env[name]
+        if name in ("True", "False", "None"):
+            return Constant({"True": True, "False": False, "None": None}[name])
         if frame.scope.kind != "module" and name not in frame.scope.bindings:
             if name in self.module_frame.env:
                 return self.module_frame.env[name]

@@ -4,11 +4,12 @@ and a function nobody calls is interpreted on its own with unknown models for pa
 
 from __future__ import annotations
 
+from featlint.analysis import calls
 from featlint.analysis.scopes import Scope, method_of
 from featlint.analysis.story import EventKind
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder
-from featlint.analysis.story_interpreter.values import FunctionRef, Namespace, Ref
+from featlint.analysis.story_interpreter.values import Constant, FunctionRef, Namespace, Ref
 from featlint.startup.deferred import cst
 
 MAX_DEPTH = 4  # nested calls into the file's own functions
@@ -85,4 +86,8 @@ class Invocations(Recorder):
         for arg, value in zip(call.args, args):
             if arg.keyword is not None and arg.keyword.value in names:
                 env[arg.keyword.value] = value
+        for param in (*params, *node.params.kwonly_params):
+            written = calls.literal(param.default) if param.default is not None else None
+            if param.name.value not in env and written is not None:
+                env[param.name.value] = Constant(written[0], param.name.value, default=True)
         return env

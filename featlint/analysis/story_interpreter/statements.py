@@ -1,6 +1,5 @@
-"""Walking statements: blocks, assignments and returns, `if` (both arms, their names joined by
-:mod:`.merging`), loops (a loop body also runs after what follows it), `try`, `match`, and `with` blocks that
-switch gradients off or on."""
+"""Walking statements: blocks, assignments and returns, loops (a loop body also runs after what follows it),
+`try`, `match`, and `with` blocks that switch gradients off or on. `if` statements are :mod:`.branches`'."""
 
 from __future__ import annotations
 
@@ -8,7 +7,6 @@ from collections.abc import Sequence
 
 from featlint.analysis import calls
 from featlint.analysis.story_interpreter.frame import Frame
-from featlint.analysis.story_interpreter.merging import merge_envs
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import (
     Enumerated,
@@ -94,33 +92,6 @@ class Statements(Recorder):
                 )
         elif isinstance(node, cst.Return) and node.value is not None:
             frame.returned.append(self._eval(node.value, frame))
-
-    def _if(self, node: cst.If, frame: Frame) -> None:
-        if self._is_main_guard(node.test):
-            self._block(node.body, frame)
-            return
-        self._eval(node.test, frame)
-        before = dict(frame.env)
-        frame.tests.append(node.test)
-        self._block(node.body, frame)
-        after_body = frame.env
-        frame.env = dict(before)
-        if isinstance(node.orelse, cst.If):
-            self._if(node.orelse, frame)
-        elif isinstance(node.orelse, cst.Else):
-            self._block(node.orelse.body, frame)
-        frame.tests.pop()
-        frame.env = merge_envs(after_body, frame.env)
-
-    @staticmethod
-    def _is_main_guard(test: cst.BaseExpression) -> bool:
-        return (
-            isinstance(test, cst.Comparison)
-            and isinstance(test.left, cst.Name)
-            and test.left.value == "__name__"
-            and len(test.comparisons) == 1
-            and calls.string_literal(test.comparisons[0].comparator) == "__main__"
-        )
 
     def _for(self, node: cst.For, frame: Frame) -> None:
         iterable = self._eval(node.iter, frame)

@@ -114,6 +114,22 @@ class DictValue:
 
 
 @dataclasses.dataclass(frozen=True)
+class Constant:
+    """A value the script writes as a literal (a flag, an architecture name, a number), possibly through a name
+    or an argparse default: branches that test it are decided (see :mod:`.statements`). `label` is how the
+    script names it (`feature_extract`, `args.arch`); `default` says it is a default the user may override."""
+
+    value: object
+    label: str | None = None
+    default: bool = False
+
+    def describe(self) -> str:
+        shown = repr(self.value)
+        said = f"`{self.label}` is {shown}" if self.label else shown
+        return f"{said} by default" if self.default else said
+
+
+@dataclasses.dataclass(frozen=True)
 class Enumerated:
     inner: object
 
