@@ -101,6 +101,8 @@ class Optimizer:
     klass: str  # the torch.optim class name, e.g. "SGD"
     groups: list[Group]
     scope: Scope  # where its arguments are evaluated (to read learning rates)
+    # Built in a function that returned without returning or storing it: gone from this event's order on.
+    dead_after: int | None = None
 
     @property
     def known(self) -> bool:
@@ -146,6 +148,9 @@ class Event:
     on_device: bool = False  # HEAD: the new layer was created on a device
     fresh: bool = False  # HEAD: the new layer brings randomly initialised parameters (not Identity, not a model)
     has_params: bool = False  # HEAD: the new value has parameters at all (a fresh layer or a whole model)
+    # HEAD: a layer the user's own class defines on its instance in one of its methods (`self.conv = ...` in
+    # `__init__`): part of the design, not a replaced head.
+    constructed: bool = False
     strict: bool | None = None  # LOAD
     result_used: bool = True  # LOAD
     grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
@@ -247,6 +252,13 @@ class Story:
         if later.order > earlier.order:
             return True
         return later is not earlier and any(loop in earlier.loops for loop in later.loops)
+
+    @staticmethod
+    def alive_at(built: Event, change: Event) -> bool:
+        """The optimizer `built` made can still update when `change` runs (it was not local to a function that
+        has returned by then)."""
+        optimizer = built.optimizer
+        return optimizer is None or optimizer.dead_after is None or change.order < optimizer.dead_after
 
     def optimizers_over(self, model: Model) -> list[Event]:
         """OPTIMIZER events whose optimizer may hold parameters of `model` (unknown holdings included)."""

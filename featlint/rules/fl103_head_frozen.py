@@ -68,8 +68,8 @@ class HeadFrozen(Rule):
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
         for head in story.of(EventKind.HEAD):
-            if not head.fresh:
-                continue  # a pretrained model or a layer without parameters: freezing it is the point
+            if not head.fresh or head.constructed:
+                continue  # a pretrained model, a layer without parameters, or a layer of the user's own design
             model, head_path = head.located()  # type: ignore[misc]
             for freeze in story.on(model, [EventKind.FREEZE]):
                 path = freeze.located()[1]  # type: ignore[index]

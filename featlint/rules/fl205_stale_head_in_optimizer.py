@@ -70,7 +70,7 @@ class StaleHeadInOptimizer(Rule):
             for change in story.on(model, [EventKind.HEAD]):
                 located = change.located()
                 assert located is not None
-                if not change.has_params or change.order <= built.order:
+                if not change.has_params or change.order <= built.order or not story.alive_at(built, change):
                     continue
                 if located[1] and covers(located[1], held_path):
                     if not story.rebuilt_after(model, change):

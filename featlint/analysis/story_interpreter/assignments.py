@@ -65,9 +65,11 @@ class Assignments(Recorder):
             return
         path = (*owner.path, attr)
         fresh = isinstance(value, Layer) and value.params
+        constructed = owner.model.user_class is not None and not owner.path and frame.scope.owner_class is not None
         self._event(
             EventKind.HEAD, target, frame, Ref(owner.model, path), layer=value_node,
             on_device=isinstance(value, Layer) and value.on_device, fresh=fresh, has_params=fresh or is_model,
+            constructed=constructed,
         )
         if isinstance(value, Ref) and value.model is not owner.model and value.model.home is None:
             value.model.home = (owner.model, path)
@@ -77,6 +79,8 @@ class Assignments(Recorder):
     ) -> None:
         if isinstance(owner, ParamVar):
             self._freeze_params(node, owner.params, owner.depth, flag, frame)
+            if isinstance(owner_node, cst.Name):
+                frame.env[owner_node.value] = dataclasses.replace(owner, enabled=flag is True)
         elif isinstance(owner, Ref) and owner.path and owner.path[-1] in PARAM_ATTRIBUTES:
             self._event(EventKind.FREEZE, node, frame, owner, value=flag, partial=owner.partial)
         elif isinstance(owner, Tensor) and owner.loss:

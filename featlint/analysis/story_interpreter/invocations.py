@@ -8,6 +8,7 @@ from featlint.analysis import calls
 from featlint.analysis.scopes import Scope, method_of
 from featlint.analysis.story import EventKind
 from featlint.analysis.story_interpreter.frame import Frame
+from featlint.analysis.story_interpreter.lifetimes import declares_global, kept
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import Constant, FunctionRef, Namespace, Ref
 from featlint.startup.deferred import cst
@@ -50,13 +51,20 @@ class Invocations(Recorder):
         callee = Frame(
             scope, env, inherited_condition=frame.conditional, loops=frame.loops,
             no_grad=frame.no_grad or self._no_grad_decorated(node), depth=frame.depth + 1,
+            assumptions=frame.assumptions,
         )
+        first_optimizer = len(self.optimizers)
         self._active.append(node)
         try:
             self._block(node.body, callee)
         finally:
             self._active.pop()
         results = callee.returned
+        if not declares_global(node):
+            alive = kept([*results, *args, function.bound, *self.module_frame.env.values()])
+            for optimizer in self.optimizers[first_optimizer:]:
+                if optimizer.dead_after is None and id(optimizer) not in alive:
+                    optimizer.dead_after = len(self.events)
         if len(results) == 1 or (results and all(r is results[0] for r in results)):
             return results[0]
         return None

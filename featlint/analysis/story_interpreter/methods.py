@@ -89,7 +89,8 @@ class Methods(Recorder):
                     filtered = any(code_mentions(self.module, c, "requires_grad") for c in conditions)
                     partial = any(c is None or not code_mentions(self.module, c, "requires_grad") for c in conditions)
                     receiver.items.append(dataclasses.replace(
-                        item.params, filtered=item.params.filtered or filtered, partial=item.params.partial or partial,
+                        item.params, filtered=item.params.filtered or filtered or item.enabled,
+                        partial=item.params.partial or partial,
                     ))
                 else:
                     receiver.unknown = True

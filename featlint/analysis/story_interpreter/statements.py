@@ -9,6 +9,7 @@ from featlint.analysis import calls
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import (
+    Constant,
     Enumerated,
     ModuleIter,
     ModuleVar,
@@ -105,6 +106,9 @@ class Statements(Recorder):
             frame.tests.pop()
 
     def _loop_body(self, loop: cst.CSTNode, body: cst.BaseSuite, frame: Frame, *, conditional: bool) -> None:
+        for name in _rebound_names(body):
+            if isinstance(frame.env.get(name), Constant):
+                frame.env[name] = None  # the body runs again with whatever it stored: no longer a constant
         saved = frame.loops
         frame.loops = (*saved, loop)
         if conditional:
@@ -167,3 +171,27 @@ class Statements(Recorder):
             if self.names.qualified_name(target, scope) in NO_GRAD:
                 return True
         return False
+
+
+def _rebound_names(body: cst.CSTNode) -> set[str]:
+    """The plain names a loop body assigns (`x = ...`, `x += ...`, `for x in ...`, `x := ...`)."""
+    found: set[str] = set()
+    pending: list[cst.CSTNode] = [body]
+    while pending:
+        node = pending.pop()
+        target: cst.CSTNode | None = None
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+            target = node.target
+        if target is not None:
+            found.update(n.value for n in _names_in(target))
+        if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            pending.extend(node.children)
+    return found
+
+
+def _names_in(target: cst.CSTNode) -> list[cst.Name]:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _names_in(element.value)]
+    return []

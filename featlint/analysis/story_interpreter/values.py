@@ -59,6 +59,7 @@ class ParamVar:
 
     params: Params
     depth: int  # how many conditions enclosed the loop
+    enabled: bool = False  # `p.requires_grad = True` ran on this path of this iteration: it trains from here on
 
 
 @dataclasses.dataclass(frozen=True)
