@@ -91,6 +91,16 @@ class ModelCall:
     by_string: bool  # get_model / torch.hub.load take `weights="IMAGENET1K_V1"` without an import
 
 
+def vision_hub_call(call: cst.Call) -> ModelCall | None:
+    """`torch.hub.load("pytorch/vision[:tag]", "<builder>", ...)` at any tag, pinned before the weights API
+    included: it builds a torchvision model (`model_call` leaves old tags out, their `weights=` does not exist)."""
+    repo_name = string_literal(argument(call, 0, "repo_or_dir"))
+    if repo_name is None or repo_name.split(":")[0] != "pytorch/vision":
+        return None
+    short = string_literal(argument(call, 1, "model"))
+    return ModelCall(tv.builder_by_short_name(short) if short else None, by_string=True)
+
+
 def model_call(names: NameResolver, call: cst.Call, scope: Scope) -> ModelCall | None:
     name = names.call_name(call, scope)
     if name is None:
@@ -105,12 +115,7 @@ def model_call(names: NameResolver, call: cst.Call, scope: Scope) -> ModelCall |
         short = string_literal(argument(call, 0, "name"))
         return ModelCall(tv.builder_by_short_name(short) if short else None, by_string=True)
     if name == "torch.hub.load":
-        repo_name = string_literal(argument(call, 0, "repo_or_dir"))
-        if repo_name is None or repo_name.split(":")[0] != "pytorch/vision":
-            return None
-        tag = _HUB_TAG.match(repo_name.partition(":")[2])
-        if tag is not None and int(tag.group(1)) < 13:
-            return None
-        short = string_literal(argument(call, 1, "model"))
-        return ModelCall(tv.builder_by_short_name(short) if short else None, by_string=True)
+        found = vision_hub_call(call)
+        tag = _HUB_TAG.match((string_literal(argument(call, 0, "repo_or_dir")) or "").partition(":")[2])
+        return None if tag is not None and int(tag.group(1)) < 13 else found
     return None

@@ -157,9 +157,16 @@ class Event:
     selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
     assumptions: tuple[str, ...] = ()  # the decided branches it was recorded on ("`feature_extract` is True")
+    _located: tuple[Model, Path] | None = dataclasses.field(default=None, repr=False)
 
     def located(self) -> tuple[Model, Path] | None:
+        if self._located is not None:
+            return self._located
         return self.model.root(self.path) if self.model is not None else None
+
+    def pin(self) -> None:
+        """Fix where the event sits once the story is complete (a model is not moved into another after)."""
+        self._located = self.model.root(self.path) if self.model is not None else None
 
 
 def covers(outer: Path, inner: Path) -> bool:
@@ -176,6 +183,10 @@ class Story:
     events: list[Event]
     models: list[Model]
     optimizers: list[Optimizer]
+
+    def __post_init__(self) -> None:
+        for event in self.events:
+            event.pin()
 
     def holdings(self) -> Iterator[tuple[Event, Params]]:
         """Every optimizer construction with each set of parameters it was given."""
@@ -200,10 +211,18 @@ class Story:
                 index.setdefault(id(event.model.root()[0]), []).append(event)
         return index
 
+    @functools.cached_property
+    def _by_model_kind(self) -> dict[tuple[int, EventKind], list[Event]]:
+        index: dict[tuple[int, EventKind], list[Event]] = {}
+        for key, events in self._by_model.items():
+            for event in events:
+                index.setdefault((key, event.kind), []).append(event)
+        return index
+
     def of(self, kind: EventKind, model: Model | None = None) -> list[Event]:
         if model is None:
             return self._by_kind[kind]
-        return [e for e in self._by_model.get(id(model), []) if e.kind is kind]
+        return self._by_model_kind.get((id(model), kind), [])
 
     def involves_pretrained_use(self, model: Model) -> bool:
         """The model is, or contains, a library model (or is a function's parameter that may be one): the
@@ -226,11 +245,13 @@ class Story:
         return parts
 
     def on(self, model: Model, kinds: Iterable[EventKind] | None = None) -> list[Event]:
-        events = self._by_model.get(id(model), [])
         if kinds is None:
-            return events
-        wanted = set(kinds)
-        return [e for e in events if e.kind in wanted]
+            return self._by_model.get(id(model), [])
+        parts = [self._by_model_kind.get((id(model), kind), []) for kind in dict.fromkeys(kinds)]
+        found = [part for part in parts if part]
+        if len(found) <= 1:
+            return list(found[0]) if found else []
+        return sorted((e for part in found for e in part), key=lambda e: e.order)
 
     def path_note(self, *events: Event) -> str:
         """` (when `feature_extract` is True)` when the events a finding rests on (or what happened before them to

@@ -296,7 +296,7 @@ class ValueAnalyzer:
         if isinstance(expr, cst.Name):
             return self._constant(expr, scope)
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-            if self._is_parsed_arguments(expr.value, scope):
+            if self.is_parsed_arguments(expr.value, scope):
                 return self._argparse_default(expr.attr.value)
         return None
 
@@ -321,7 +321,7 @@ class ValueAnalyzer:
             return found
         return Number(found.value, binding.node, f"`{expr.value}`")
 
-    def _is_parsed_arguments(self, name: cst.Name, scope: Scope) -> bool:
+    def is_parsed_arguments(self, name: cst.Name, scope: Scope) -> bool:
         """`args` bound to `parser.parse_args()` (or to a same-file function that returns it)."""
         bindings = scope.lookup(name.value)
         if len(bindings) != 1 or bindings[0].kind != "assign" or bindings[0].value is None:
@@ -341,15 +341,13 @@ class ValueAnalyzer:
                     return True
         return False
 
-    def argparse_literal(self, expr: cst.Attribute, scope: Scope) -> tuple[object] | None:
+    def argparse_literal(self, dest: str) -> tuple[object] | None:
         """What `args.<dest>` holds when the script is run without that option, if every `add_argument` for it
         agrees: its literal default, False for `store_true` (True for `store_false`), None without a default.
-        None (not a 1-tuple) when `args` is not parsed arguments or the default is not a literal."""
-        if not (isinstance(expr.value, cst.Name) and self._is_parsed_arguments(expr.value, scope)):
-            return None
+        None (not a 1-tuple) when the default is not a literal or no `add_argument` names `dest`."""
         if self._argparse_literals is None:
             self._argparse_literals = self._collect_argparse_literals()
-        found = self._argparse_literals.get(expr.attr.value)
+        found = self._argparse_literals.get(dest)
         return found if found is not None and len(found) == 1 else None  # type: ignore[return-value]
 
     def _collect_argparse_literals(self) -> dict[str, tuple[object, ...] | None]:

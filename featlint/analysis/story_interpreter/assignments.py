@@ -7,7 +7,7 @@ import dataclasses
 
 from featlint.analysis import calls
 from featlint.analysis.scopes import element_of
-from featlint.analysis.story import EventKind, Params
+from featlint.analysis.story import EventKind, Model, Params
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import (
@@ -64,7 +64,7 @@ class Assignments(Recorder):
             self._event(EventKind.WRAPPER_ASSIGN, target, frame, owner, layer=value_node)
             return
         path = (*owner.path, attr)
-        fresh = isinstance(value, Layer) and value.params
+        fresh = (isinstance(value, Layer) and value.params) or (is_model and self._own_design(value.model))
         constructed = owner.model.user_class is not None and not owner.path and frame.scope.owner_class is not None
         self._event(
             EventKind.HEAD, target, frame, Ref(owner.model, path), layer=value_node,
@@ -73,6 +73,12 @@ class Assignments(Recorder):
         )
         if isinstance(value, Ref) and value.model is not owner.model and value.model.home is None:
             value.model.home = (owner.model, path)
+
+    def _own_design(self, model: Model) -> bool:
+        """An instance of the user's own module with no library model inside: randomly initialised, like a layer."""
+        return model.user_class is not None and not any(
+            other.library and other.root()[0] is model for other in self.models
+        )
 
     def _requires_grad(
         self, node: cst.CSTNode, owner: object, owner_node: cst.BaseExpression, flag: bool | None, frame: Frame

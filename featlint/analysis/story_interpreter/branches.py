@@ -66,7 +66,7 @@ class Branches(Recorder):
             self._mark_reached(skipped, frame)
 
     def _mark_reached(self, skipped: cst.CSTNode, frame: Frame) -> None:
-        for name in _called_names(skipped):
+        for name in self._walk_once("called", skipped, _called_names):
             for binding in frame.scope.lookup(name):
                 if isinstance(binding.node, cst.FunctionDef):
                     self.reached.add(binding.node)

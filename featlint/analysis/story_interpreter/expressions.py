@@ -25,6 +25,8 @@ from featlint.analysis.story_interpreter.values import (
     Namespace,
     ParamList,
     ParamsValue,
+    ParamVar,
+    ParsedArguments,
     Ref,
     Tensor,
     TupleValue,
@@ -45,10 +47,13 @@ class Expressions(Recorder):
             return Constant(written[0]) if written is not None else None
         if isinstance(expr, cst.Attribute):
             owner = self._eval(expr.value, frame)
-            if owner is None and isinstance(expr.value, cst.Name):
-                default = self.values.argparse_literal(expr, frame.scope)
-                if default is not None:
-                    return Constant(default[0], self.module.code_for_node(expr), default=True)
+            parsed = isinstance(owner, ParsedArguments) or (
+                owner is None and isinstance(expr.value, cst.Name)
+                and self.values.is_parsed_arguments(expr.value, frame.scope)
+            )
+            default = self.values.argparse_literal(expr.attr.value) if parsed else None
+            if default is not None:
+                return Constant(default[0], self.module.code_for_node(expr), default=True)
             return self._attribute(owner, expr.attr.value)
         if isinstance(expr, cst.Subscript):
             return self._subscript(expr, frame)
@@ -78,7 +83,14 @@ class Expressions(Recorder):
                 if all(p is not None for p in parts):
                     return MultiParams(tuple(item for p in parts for item in p))  # type: ignore[union-attr]
             return None
-        if isinstance(expr, (cst.BooleanOperation, cst.Comparison, cst.UnaryOperation, cst.IfExp, cst.FormattedString)):
+        if isinstance(expr, cst.IfExp):
+            decision = self._decide(expr.test, frame)  # evaluates the test once
+            if decision is not None:
+                return self._eval(expr.body if decision[0] else expr.orelse, frame)
+            self._eval(expr.body, frame)
+            self._eval(expr.orelse, frame)
+            return None
+        if isinstance(expr, (cst.BooleanOperation, cst.Comparison, cst.UnaryOperation, cst.FormattedString)):
             for child in expr.children:
                 if isinstance(child, cst.BaseExpression):
                     self._eval(child, frame)
@@ -141,6 +153,10 @@ class Expressions(Recorder):
             return Ref(owner.ref.model, owner.ref.path, partial=True)
         if isinstance(owner, ParamsValue) and sliced:
             return ParamsValue(dataclasses.replace(owner.params, partial=True), generator=False, named=owner.named)
+        if isinstance(owner, ParamsValue) and not owner.generator and index is not None:
+            # One parameter of a list of them (`list(model.named_parameters())[0]`): part of the module.
+            one = ParamVar(dataclasses.replace(owner.params, partial=True), len(frame.tests))
+            return TupleValue((None, one)) if owner.named else one
         if isinstance(owner, TupleValue) and index is not None and index.lstrip("-").isdigit():
             position = int(index)
             if -len(owner.items) <= position < len(owner.items):

@@ -14,6 +14,9 @@ from featlint.analysis.story_interpreter.values import Constant, FunctionRef, Na
 from featlint.startup.deferred import cst
 
 MAX_DEPTH = 4  # nested calls into the file's own functions
+# Each function is interpreted anew for every call (its arguments differ), up to this many times; later calls
+# are escapes. Keeps functions that call each other from multiplying (3 callees, 4 deep: 81 bodies per call).
+MAX_CALLS_PER_FUNCTION = 16
 
 
 class Invocations(Recorder):
@@ -40,9 +43,11 @@ class Invocations(Recorder):
         node = function.node
         if isinstance(node, cst.ClassDef):
             return self._construct(node, call, args, frame)
-        if node in self._active or frame.depth >= MAX_DEPTH or self._budget <= 0:
+        calls_so_far = self._invocations.get(node, 0)
+        if node in self._active or frame.depth >= MAX_DEPTH or self._budget <= 0 or calls_so_far >= MAX_CALLS_PER_FUNCTION:
             self._escape(call, args, frame)
             return None
+        self._invocations[node] = calls_so_far + 1
         scope = self.facts.scopes.get(node)
         if scope is None:
             return None
@@ -60,7 +65,7 @@ class Invocations(Recorder):
         finally:
             self._active.pop()
         results = callee.returned
-        if not declares_global(node):
+        if not declares_global(scope):
             alive = kept([*results, *args, function.bound, *self.module_frame.env.values()])
             for optimizer in self.optimizers[first_optimizer:]:
                 if optimizer.dead_after is None and id(optimizer) not in alive:

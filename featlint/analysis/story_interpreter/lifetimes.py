@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from featlint.analysis.scopes import Scope
 from featlint.analysis.story import Optimizer
 from featlint.analysis.story_interpreter.values import DictValue, Namespace, TupleValue
 from featlint.startup.deferred import cst
@@ -32,13 +33,8 @@ def kept(roots: Iterable[object]) -> set[int]:
     return found
 
 
-def declares_global(function: cst.FunctionDef) -> bool:
-    """`global`/`nonlocal` in the body: what it stores outlives the call where featlint does not look."""
-    pending: list[cst.CSTNode] = [function.body]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (cst.Global, cst.Nonlocal)):
-            return True
-        if not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            pending.extend(node.children)
-    return False
+def declares_global(scope: Scope) -> bool:
+    """`global`/`nonlocal` in the function: what it stores outlives the call where featlint does not look."""
+    return any(
+        isinstance(binding.node, (cst.Global, cst.Nonlocal)) for bindings in scope.bindings.values() for binding in bindings
+    )

@@ -21,8 +21,10 @@ from featlint.analysis.story_interpreter.values import (
     ParamList,
     ParamsValue,
     ParamVar,
+    ParsedArguments,
     Ref,
     Tensor,
+    TupleValue,
     as_params,
     named_loss,
 )
@@ -104,6 +106,10 @@ class Methods(Recorder):
         if method == "backward":
             self._event(EventKind.BACKWARD, call, frame)
             return None
+        if method == "parse_args" and receiver is None:
+            return ParsedArguments()
+        if method == "parse_known_args" and receiver is None:
+            return TupleValue((ParsedArguments(), None))
         if method == "load_state_dict" and receiver is None:
             strict = calls.argument(call, 1, "strict")
             if strict is not None and calls.bool_literal(strict) is False:

@@ -4,6 +4,8 @@ order the program runs them. Every part of the interpreter (statements, expressi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Event, EventKind, Model, Optimizer
@@ -11,6 +13,11 @@ from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.values import Ref
 from featlint.analysis.values import ValueAnalyzer
 from featlint.startup.deferred import cst
+
+
+# More events than this (a 2,000-line training script records about 800) and the story is dropped: the rules
+# compare events pairwise, and a file that large is generated or pathological.
+MAX_EVENTS = 2000
 
 
 class Recorder:
@@ -24,9 +31,18 @@ class Recorder:
         self.optimizers: list[Optimizer] = []
         self.reached: set[cst.FunctionDef] = set()
         self._active: list[cst.FunctionDef] = []
+        self._invocations: dict[cst.FunctionDef, int] = {}  # how many times each function was interpreted
         self._discarded: cst.BaseExpression | None = None
         self._budget = 0
         self.module_frame = Frame(facts.module_scope, {})
+        # Names found under a node by a walk of its subtree, per (purpose, node): libcst's `children` is slow.
+        self._walked: dict[tuple[str, int], set[str]] = {}
+
+    def _walk_once(self, purpose: str, node: cst.CSTNode, walk: Callable[[cst.CSTNode], set[str]]) -> set[str]:
+        key = (purpose, id(node))
+        if key not in self._walked:
+            self._walked[key] = walk(node)
+        return self._walked[key]
 
     def _model(self, node: cst.CSTNode, **fields: object) -> Model:
         model = Model(node, **fields)  # type: ignore[arg-type]
@@ -47,6 +63,8 @@ class Recorder:
             **fields,  # type: ignore[arg-type]
         )
         self.events.append(event)
+        if len(self.events) >= MAX_EVENTS:
+            self._budget = 0  # stop here; run() drops the story
         return event
 
 

@@ -106,7 +106,7 @@ class Statements(Recorder):
             frame.tests.pop()
 
     def _loop_body(self, loop: cst.CSTNode, body: cst.BaseSuite, frame: Frame, *, conditional: bool) -> None:
-        for name in _rebound_names(body):
+        for name in self._walk_once("rebound", body, _rebound_names):
             if isinstance(frame.env.get(name), Constant):
                 frame.env[name] = None  # the body runs again with whatever it stored: no longer a constant
         saved = frame.loops

@@ -131,6 +131,12 @@ class Constant:
 
 
 @dataclasses.dataclass(frozen=True)
+class ParsedArguments:
+    """What `parser.parse_args()` returns: its attributes hold their argparse defaults (see `Constant`), also
+    where it is handed to a function as a parameter (`main(args)`)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Enumerated:
     inner: object
 
