@@ -10,6 +10,7 @@ import operator
 from collections.abc import Callable
 
 from featlint.analysis import calls
+from featlint.analysis.scopes import descendants
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.merging import merge_envs
 from featlint.analysis.story_interpreter.recorder import Recorder
@@ -124,11 +125,7 @@ class Branches(Recorder):
 
 def _called_names(node: cst.CSTNode) -> set[str]:
     """The plain names called anywhere under `node` (`train(...)`, not `self.train(...)`)."""
-    found: set[str] = set()
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, cst.Call) and isinstance(current.func, cst.Name):
-            found.add(current.func.value)
-        pending.extend(current.children)
-    return found
+    return {
+        current.func.value for current in descendants(node)
+        if isinstance(current, cst.Call) and isinstance(current.func, cst.Name)
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from featlint.analysis import calls
+from featlint.analysis.scopes import descendants
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import (
@@ -106,9 +107,10 @@ class Statements(Recorder):
             frame.tests.pop()
 
     def _loop_body(self, loop: cst.CSTNode, body: cst.BaseSuite, frame: Frame, *, conditional: bool) -> None:
-        for name in self._walk_once("rebound", body, _rebound_names):
-            if isinstance(frame.env.get(name), Constant):
-                frame.env[name] = None  # the body runs again with whatever it stored: no longer a constant
+        if any(isinstance(value, Constant) for value in frame.env.values()):
+            for name in self._walk_once("rebound", body, _rebound_names):
+                if isinstance(frame.env.get(name), Constant):
+                    frame.env[name] = None  # the body runs again with whatever it stored: no longer a constant
         saved = frame.loops
         frame.loops = (*saved, loop)
         if conditional:
@@ -176,16 +178,9 @@ class Statements(Recorder):
 def _rebound_names(body: cst.CSTNode) -> set[str]:
     """The plain names a loop body assigns (`x = ...`, `x += ...`, `for x in ...`, `x := ...`)."""
     found: set[str] = set()
-    pending: list[cst.CSTNode] = [body]
-    while pending:
-        node = pending.pop()
-        target: cst.CSTNode | None = None
+    for node in descendants(body, stop=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
         if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
-            target = node.target
-        if target is not None:
-            found.update(n.value for n in _names_in(target))
-        if not isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-            pending.extend(node.children)
+            found.update(n.value for n in _names_in(node.target))
     return found
 
 
