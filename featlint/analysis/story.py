@@ -57,6 +57,7 @@ class Model:
     pretrained: bool | None = None
     user_class: cst.ClassDef | None = None
     wrapped: Model | None = None  # for DataParallel / DistributedDataParallel
+    maybe_wrapper: bool = False  # a wrapper on some paths only (`if device_count() > 1: m = DataParallel(m)`)
     from_parameter: bool = False  # the parameter of a function that is never called in this file
     library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub)
     home: tuple[Model, Path] | None = None  # once assigned into another model

@@ -61,7 +61,8 @@ class Assignments(Recorder):
         if not (isinstance(value, Layer) or is_model):
             return
         if owner.model.wrapped is not None:
-            self._event(EventKind.WRAPPER_ASSIGN, target, frame, owner, layer=value_node)
+            if not owner.model.maybe_wrapper:  # else a head on one path, a lost assignment on the other
+                self._event(EventKind.WRAPPER_ASSIGN, target, frame, owner, layer=value_node)
             return
         path = (*owner.path, attr)
         fresh = (isinstance(value, Layer) and value.params) or (is_model and self._own_design(value.model))
