@@ -141,3 +141,20 @@ def test_a_story_past_the_event_budget_is_dropped() -> None:
     freezes = "\n".join("m.requires_grad_(False)" for _ in range(MAX_EVENTS))
     source = f"import torch, torchvision\nm = torchvision.models.resnet18()\n{freezes}\n"
     assert _story(source).events == []
+
+
+def test_an_argparse_default_the_script_overrides_is_not_a_constant() -> None:
+    template = """\
+        import argparse, torch, torchvision
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--freeze", action="store_true")
+        args = parser.parse_args()
+        {override}
+        m = torchvision.models.resnet18(weights="DEFAULT")
+        if args.freeze:
+            m.requires_grad_(False)
+    """
+    for override in ("args.freeze = True", "setattr(args, 'freeze', True)", "vars(args).update(config)"):
+        (freeze,) = _story(template.format(override=override)).of(EventKind.FREEZE)
+        assert freeze.conditional and not freeze.assumptions
+    assert _story(template.format(override="pass")).of(EventKind.FREEZE) == []

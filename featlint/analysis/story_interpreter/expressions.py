@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from featlint.analysis import calls
-from featlint.analysis.scopes import method_of
+from featlint.analysis.scopes import descendants, method_of
 from featlint.analysis.story import EventKind, Optimizer
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder, code_mentions
@@ -51,7 +51,9 @@ class Expressions(Recorder):
                 owner is None and isinstance(expr.value, cst.Name)
                 and self.values.is_parsed_arguments(expr.value, frame.scope)
             )
-            default = self.values.argparse_literal(expr.attr.value) if parsed else None
+            dest = expr.attr.value
+            overridden = self._assigned_attributes()
+            default = self.values.argparse_literal(dest) if parsed and not {dest, "*"} & overridden else None
             if default is not None:
                 return Constant(default[0], self.module.code_for_node(expr), default=True)
             return self._attribute(owner, expr.attr.value)
@@ -102,6 +104,11 @@ class Expressions(Recorder):
         if isinstance(expr, cst.Await):
             return self._eval(expr.expression, frame)
         return None
+
+    def _assigned_attributes(self) -> set[str]:
+        """Attribute names the file assigns on anything (`args.pretrained = True`): an argparse default of that
+        name may be overridden, so it is no constant; "*" when `setattr`, `vars()` or `__dict__` may set any."""
+        return self._walk_once("assigned attributes", self.module, _assigned_attributes)
 
     def _lookup(self, name: str, frame: Frame) -> object:
         if name in frame.env:
@@ -230,3 +237,17 @@ class Expressions(Recorder):
             elif isinstance(value, ParamsValue):
                 self._event(EventKind.ESCAPE, call, frame, Ref(value.params.model))
             del arg
+
+
+def _assigned_attributes(module: cst.CSTNode) -> set[str]:
+    found: set[str] = set()
+    for node in descendants(module):
+        targets: list[cst.BaseExpression] = []
+        if isinstance(node, cst.Assign):
+            targets = [t.target for t in node.targets]
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+            targets = [node.target]
+        found.update(t.attr.value for t in targets if isinstance(t, cst.Attribute))
+        if isinstance(node, cst.Name) and node.value in ("setattr", "vars", "__dict__"):
+            found.add("*")
+    return found
