@@ -92,7 +92,7 @@ class Assignments(Recorder):
             self._event(EventKind.FREEZE, node, frame, owner, value=flag, partial=owner.partial)
         elif isinstance(owner, Tensor) and owner.loss:
             self._event(EventKind.LOSS_PATCH, node, frame)
-        elif (owner is None or isinstance(owner, Tensor)) and named_loss(owner_node):
+        elif (owner is None or isinstance(owner, (Tensor, Constant))) and named_loss(owner_node):
             self._event(EventKind.LOSS_PATCH, node, frame)
 
     def _freeze_params(self, node: cst.CSTNode, params: Params, depth: int, flag: bool | None, frame: Frame) -> None:
