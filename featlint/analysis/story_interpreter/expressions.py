@@ -51,11 +51,12 @@ class Expressions(Recorder):
                 owner is None and isinstance(expr.value, cst.Name)
                 and self.values.is_parsed_arguments(expr.value, frame.scope)
             )
-            dest = expr.attr.value
-            overridden = self._assigned_attributes()
-            default = self.values.argparse_literal(dest) if parsed and not {dest, "*"} & overridden else None
-            if default is not None:
-                return Constant(default[0], self.module.code_for_node(expr), default=True)
+            if parsed:
+                dest = expr.attr.value
+                overridden = {dest, "*"} & self._assigned_attributes()
+                default = None if overridden else self.values.argparse_literal(dest)
+                if default is not None:
+                    return Constant(default[0], self.module.code_for_node(expr), default=True)
             return self._attribute(owner, expr.attr.value)
         if isinstance(expr, cst.Subscript):
             return self._subscript(expr, frame)

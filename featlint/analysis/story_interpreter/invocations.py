@@ -44,7 +44,8 @@ class Invocations(Recorder):
         if isinstance(node, cst.ClassDef):
             return self._construct(node, call, args, frame)
         calls_so_far = self._invocations.get(node, 0)
-        if node in self._active or frame.depth >= MAX_DEPTH or self._budget <= 0 or calls_so_far >= MAX_CALLS_PER_FUNCTION:
+        too_many = calls_so_far >= MAX_CALLS_PER_FUNCTION
+        if node in self._active or frame.depth >= MAX_DEPTH or self._budget <= 0 or too_many:
             self._escape(call, args, frame)
             return None
         self._invocations[node] = calls_so_far + 1

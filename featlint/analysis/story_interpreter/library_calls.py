@@ -89,7 +89,8 @@ class LibraryCalls(Recorder):
                 elif isinstance(target, Ref):
                     self._event(EventKind.INIT, call, frame, target, partial=target.partial)
             return None
-        if name in ("torch.nn.Sequential", "torch.nn.ModuleList") and any(isinstance(a, (Ref, ModuleIter)) for a in args):
+        containers = ("torch.nn.Sequential", "torch.nn.ModuleList")
+        if name in containers and any(isinstance(a, (Ref, ModuleIter)) for a in args):
             # Models, parts of one (`vgg.features`) or its children cut (`*list(m.children())[:-1]`) go inside:
             # their freezes and weights travel with them, found at (index, ...) in the container.
             container = self._model(call)

@@ -36,5 +36,6 @@ def kept(roots: Iterable[object]) -> set[int]:
 def declares_global(scope: Scope) -> bool:
     """`global`/`nonlocal` in the function: what it stores outlives the call where featlint does not look."""
     return any(
-        isinstance(binding.node, (cst.Global, cst.Nonlocal)) for bindings in scope.bindings.values() for binding in bindings
+        isinstance(binding.node, (cst.Global, cst.Nonlocal))
+        for bindings in scope.bindings.values() for binding in bindings
     )
