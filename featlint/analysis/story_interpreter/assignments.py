@@ -102,5 +102,5 @@ class Assignments(Recorder):
         self._event(
             EventKind.FREEZE, node, frame, Ref(params.model, params.path), value=flag,
             partial=params.partial or bool(conditions), selector=selector,
-            conditional=frame.inherited_condition or bool(frame.tests[:depth]),
+            conditional=frame.inherited_condition or bool(frame.tests[:depth]), condition_depth=depth,
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from featlint.analysis import calls
 from featlint.analysis.scopes import descendants
 from featlint.analysis.story_interpreter.frame import Frame
-from featlint.analysis.story_interpreter.merging import merge_envs
+from featlint.analysis.story_interpreter.merging import definite_in_both, merge_envs
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import Constant, TupleValue
 from featlint.startup.deferred import cst
@@ -37,8 +37,11 @@ class Branches(Recorder):
             self._follow(node, decision, frame)
             return
         before = dict(frame.env)
+        certain = not frame.conditional
         frame.tests.append(node.test)
+        start = len(self.events)
         self._block(node.body, frame)
+        middle = len(self.events)
         after_body = frame.env
         frame.env = dict(before)
         if isinstance(node.orelse, cst.If):
@@ -46,6 +49,12 @@ class Branches(Recorder):
         elif isinstance(node.orelse, cst.Else):
             self._block(node.orelse.body, frame)
         frame.tests.pop()
+        if certain and isinstance(node.orelse, cst.Else):
+            depths = self.condition_depths
+            first = [e for e in self.events[start:middle] if depths.get(id(e)) == 1]
+            second = [e for e in self.events[middle:] if depths.get(id(e)) == 1]
+            for event in definite_in_both(first, second):
+                event.conditional = False
         frame.env = merge_envs(after_body, frame.env)
 
     def _follow(self, node: cst.If, decision: Decision, frame: Frame) -> None:

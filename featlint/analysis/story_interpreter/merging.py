@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from featlint.analysis.story import Event, EventKind
 from featlint.analysis.story_interpreter.values import Constant, ParamVar, Ref
 
 
@@ -36,3 +37,17 @@ def _wrapper_of(value: object, other: object) -> Ref | None:
         if value.model.wrapped is other.model:
             return value
     return None
+
+
+def definite_in_both(first: list[Event], second: list[Event]) -> list[Event]:
+    """The freezes of `first` (one arm of an if/else, each depending on that test alone) that `second` (the
+    other arm) makes too, on the same part of the same model with the same flag: whichever arm runs, they
+    happen, so they are no longer conditional."""
+    def key(event: Event) -> tuple[object, ...] | None:
+        located = event.located()
+        if event.kind is not EventKind.FREEZE or located is None or event.selector is not None:
+            return None
+        return (id(located[0]), located[1], event.value, event.partial)
+
+    other = {key(e) for e in second} - {None}
+    return [e for e in first if key(e) in other]

@@ -32,6 +32,7 @@ class Recorder:
         self.reached: set[cst.FunctionDef] = set()
         self._active: list[cst.FunctionDef] = []
         self._invocations: dict[cst.FunctionDef, int] = {}  # how many times each function was interpreted
+        self.condition_depths: dict[int, int] = {}
         self._discarded: cst.BaseExpression | None = None
         self._budget = 0
         self.module_frame = Frame(facts.module_scope, {})
@@ -51,7 +52,7 @@ class Recorder:
 
     def _event(
         self, kind: EventKind, node: cst.CSTNode, frame: Frame, ref: Ref | None = None,
-        conditional: bool | None = None, **fields: object,
+        conditional: bool | None = None, condition_depth: int | None = None, **fields: object,
     ) -> Event:
         event = Event(
             kind, len(self.events), node,
@@ -63,6 +64,8 @@ class Recorder:
             **fields,  # type: ignore[arg-type]
         )
         self.events.append(event)
+        # How many of the enclosing tests it depends on (a freeze in a loop over parameters: those around the loop).
+        self.condition_depths[id(event)] = len(frame.tests) if condition_depth is None else condition_depth
         if len(self.events) >= MAX_EVENTS:
             self._budget = 0  # stop here; run() drops the story
         return event
