@@ -130,7 +130,7 @@ def test_an_optimizer_dies_with_the_function_that_built_it_unless_returned() -> 
 
 
 def test_each_function_is_interpreted_a_bounded_number_of_times() -> None:
-    calls = "\n".join(f"freeze(torchvision.models.resnet18())" for _ in range(MAX_CALLS_PER_FUNCTION + 4))
+    calls = "\n".join("freeze(torchvision.models.resnet18())" for _ in range(MAX_CALLS_PER_FUNCTION + 4))
     source = f"import torchvision\ndef freeze(net):\n    net.requires_grad_(False)\n{calls}\n"
     story = _story(source)
     assert len(story.of(EventKind.FREEZE)) == MAX_CALLS_PER_FUNCTION
