@@ -62,15 +62,6 @@ class Fix:
         }
 
 
-# The rule reference is docs/rules.md in the repository, generated from the registry; one anchor per code.
-DOCS_URL = "https://github.com/featlint/featlint/blob/main/docs/rules.md"
-
-
-def rule_url(code: str) -> str:
-    """Where a rule's documentation lives (docs/rules.md has one anchor per code)."""
-    return f"{DOCS_URL}#{code.lower()}"
-
-
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
@@ -84,6 +75,8 @@ class Diagnostic:
 
     @property
     def url(self) -> str:
+        from featlint.urls import rule_url
+
         return rule_url(self.code)
 
     @property

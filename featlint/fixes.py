@@ -135,11 +135,19 @@ class FixOutcome:
     after: str
     fixed: int
     result: FileResult  # the lint of `after`: what is left to report
+    first: FileResult  # the lint of `before`
     warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return self.after != self.before
+
+    @property
+    def uncovered(self) -> int:
+        """Findings the fixed code shows that the original did not (e.g. a corrected `requires_grad` now
+        really freezes, and the optimizer receives frozen parameters): what makes "fixed + remaining" exceed
+        the count the user saw before fixing."""
+        return max(0, self.fixed + len(self.result.diagnostics) - len(self.first.diagnostics))
 
 
 def fix_text(first: FileResult, rules: Sequence[Rule], *, unsafe: bool = False) -> FixOutcome:
@@ -174,7 +182,7 @@ def fix_text(first: FileResult, rules: Sequence[Rule], *, unsafe: bool = False) 
     else:
         if any(is_applicable(d, unsafe) for d in result.diagnostics):
             warnings.append(f"{first.path}: fixes still pending after {MAX_PASSES} passes; run --fix again")
-    return FixOutcome(first.path, original, text, fixed, result, warnings)
+    return FixOutcome(first.path, original, text, fixed, result, first, warnings)
 
 
 def write_fixed(path: Path, outcome: FixOutcome) -> str | None:
@@ -183,12 +191,17 @@ def write_fixed(path: Path, outcome: FixOutcome) -> str | None:
         data = path.read_bytes()
         if decode_source(data) != outcome.before:
             return f"{outcome.path}: the file changed while featlint was fixing it; not written"
-        path.write_bytes(outcome.after.encode(_encoding(data)))
+        path.write_bytes(encoded_as(outcome.after, data))
     except (OSError, UnreadableSource) as error:
         return f"{outcome.path}: cannot write the fixes: {getattr(error, 'strerror', None) or error}"
     except UnicodeEncodeError as error:
         return f"{outcome.path}: the fixed text cannot be written in the file's encoding ({error.encoding})"
     return None
+
+
+def encoded_as(text: str, original: bytes) -> bytes:
+    """`text` in the encoding `original` was read in (a BOM or a coding line keeps its meaning)."""
+    return text.encode(_encoding(original))
 
 
 def _encoding(data: bytes) -> str:
@@ -227,6 +240,10 @@ class FixRun:
     @property
     def fixed(self) -> int:
         return sum(outcome.fixed for outcome in self.outcomes)
+
+    @property
+    def uncovered(self) -> int:
+        return sum(outcome.uncovered for outcome in self.outcomes)
 
 
 def fix_run(run: RunResult, rules_for: RulesFor, *, unsafe: bool = False, write: bool = True) -> FixRun:

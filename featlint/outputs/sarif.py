@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from featlint.diagnostics import Diagnostic, rule_url
+from featlint.diagnostics import Diagnostic
 from featlint.outputs._shared import LEVELS, SourceLines
+from featlint.urls import homepage, rule_url
 
 if TYPE_CHECKING:
     from featlint.outputs.report import Report
     from featlint.rules.base import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/featlint/featlint"
 FINGERPRINT_KEY = "featlint/v1"
 SRCROOT = "%SRCROOT%"
 # GitHub truncates longer descriptions.
@@ -134,7 +134,7 @@ def render(report: Report) -> str:
                 "name": "featlint",
                 "semanticVersion": report.version,
                 "version": report.version,
-                "informationUri": INFORMATION_URI,
+                "informationUri": homepage(),
                 "rules": [_rule(rule) for rule in report.rules],
             }},
             "columnKind": "unicodeCodePoints",

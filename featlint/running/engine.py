@@ -5,7 +5,7 @@ becomes an internal error naming the file and the rule, with the other rules' fi
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from featlint.analysis import FileAnalysis
@@ -117,8 +117,17 @@ def _run_rules(path: str, text: str, module: cst.Module, active: Sequence[Rule],
 
 
 def check_file(path: Path, display: str, rules: Sequence[Rule]) -> FileResult:
+    return _check_decoded(lambda: read_source(path), display, rules)
+
+
+def check_bytes(data: bytes, display: str, rules: Sequence[Rule]) -> FileResult:
+    """Source that is no file on disk (standard input), decoded as Python would decode the file."""
+    return _check_decoded(lambda: decode_source(data), display, rules)
+
+
+def _check_decoded(decode: Callable[[], str], display: str, rules: Sequence[Rule]) -> FileResult:
     try:
-        text = read_source(path)
+        text = decode()
     except UnreadableSource as problem:
         result = FileResult(display)
         if any(rule.code == UnreadableFile.code for rule in rules):

@@ -103,7 +103,7 @@ def run_command(
         if tail:
             click.echo(tail, err=True)
     if human and (findings or outcome.ok):  # "All checks passed." would contradict the error line below
-        click.echo(summary_line(findings, len({d.path for d in findings}), 0), err=True)
+        click.echo(summary_line(findings, len({d.path for d in findings}), 0))
     if findings:
         return 0 if exit_zero else 1
     if not outcome.ok:
