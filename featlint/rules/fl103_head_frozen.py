@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -63,6 +63,10 @@ class HeadFrozen(Rule):
         # one parameter of a layer kept fixed on purpose: the layer still trains
         "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\nNet()\n",
+        # frozen once training is over (before saving or inspecting it), and nothing trains it afterwards
+        "import torch, torchvision\nfrom helpers import fit\nm = torchvision.models.resnet18()\n"
+        "m.fc = torch.nn.Linear(512, 2)\nfit(m, torch.optim.SGD(m.parameters(), lr=0.01))\n"
+        "m.requires_grad_(False)\ntorch.save(m, 'm.pt')\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -77,7 +81,7 @@ class HeadFrozen(Rule):
                     continue
                 if freeze.partial or not covers(path, head_path):
                     continue
-                if self._re_enabled(story, freeze, head_path):
+                if self._re_enabled(story, freeze, head_path) or self._after_training(story, model, freeze):
                     continue
                 yield ctx.report(
                     self, freeze.node,
@@ -86,6 +90,16 @@ class HeadFrozen(Rule):
                     + story.path_note(freeze, head),
                 )
                 break
+
+    @staticmethod
+    def _after_training(story: Story, model: Model, freeze: Event) -> bool:
+        """The model was already trained (handed to training code, or an optimizer holding it stepped) and no
+        optimizer over it is built or steps after the freeze: freezing a trained model trains nothing less."""
+        over = story.optimizers_over(model)
+        holders = {id(e.optimizer) for e in over}
+        steps = [e for e in story.of(EventKind.STEP) if id(e.optimizer) in holders]
+        trained = any(e.order < freeze.order for e in [*steps, *story.on(model, [EventKind.ESCAPE])])
+        return trained and not any(e.order > freeze.order for e in [*steps, *over])
 
     @staticmethod
     def _re_enabled(story: Story, freeze: Event, head_path: tuple[str, ...]) -> bool:
