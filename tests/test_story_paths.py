@@ -158,3 +158,19 @@ def test_an_argparse_default_the_script_overrides_is_not_a_constant() -> None:
         (freeze,) = _story(template.format(override=override)).of(EventKind.FREEZE)
         assert freeze.conditional and not freeze.assumptions
     assert _story(template.format(override="pass")).of(EventKind.FREEZE) == []
+
+
+def test_arguments_parsed_from_an_explicit_list_are_not_defaults() -> None:
+    template = """\
+        import argparse, torch, torchvision
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--freeze", action="store_true")
+        args = parser.parse_args({argv})
+        m = torchvision.models.resnet18(weights="DEFAULT")
+        if not args.freeze:
+            m.requires_grad_(False)
+    """
+    (freeze,) = _story(template.format(argv='["--freeze"]')).of(EventKind.FREEZE)
+    assert freeze.conditional and not freeze.assumptions
+    (freeze,) = _story(template.format(argv="args=[]")).of(EventKind.FREEZE)
+    assert not freeze.conditional and freeze.assumptions == ("`args.freeze` is False by default",)

@@ -332,7 +332,7 @@ class ValueAnalyzer:
         if not isinstance(value, cst.Call):
             return False
         if isinstance(value.func, cst.Attribute):
-            return value.func.attr.value in ("parse_args", "parse_known_args")
+            return value.func.attr.value in ("parse_args", "parse_known_args") and parses_command_line(value)
         if isinstance(value.func, cst.Name):
             for definition in bindings[0].scope.lookup(value.func.value):
                 if isinstance(definition.node, cst.FunctionDef) and _returns_parsed_arguments(
@@ -404,11 +404,21 @@ def _is_single_index(expr: cst.Subscript) -> bool:
     return len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index)
 
 
+def parses_command_line(call: cst.Call) -> bool:
+    """`parse_args()` of the command line, or of an empty list (a notebook's `parse_args(args=[])`): the
+    defaults hold when no option is given; an explicit argument list may set any of them."""
+    if not call.args:
+        return True
+    value = call.args[0].value
+    return len(call.args) == 1 and isinstance(value, (cst.List, cst.Tuple)) and not value.elements
+
+
 def _returns_parsed_arguments(returns: list[cst.Return]) -> bool:
     return bool(returns) and all(
         isinstance(r.value, cst.Call)
         and isinstance(r.value.func, cst.Attribute)
         and r.value.func.attr.value == "parse_args"
+        and parses_command_line(r.value)
         for r in returns
     )
 

@@ -28,6 +28,7 @@ from featlint.analysis.story_interpreter.values import (
     as_params,
     named_loss,
 )
+from featlint.analysis.values import parses_command_line
 from featlint.startup.deferred import cst
 
 _RETURNS_SELF = frozenset({"half", "float", "double", "bfloat16", "type", "share_memory", "cpu"})
@@ -106,10 +107,8 @@ class Methods(Recorder):
         if method == "backward":
             self._event(EventKind.BACKWARD, call, frame)
             return None
-        if method == "parse_args" and receiver is None:
-            return ParsedArguments()
-        if method == "parse_known_args" and receiver is None:
-            return TupleValue((ParsedArguments(), None))
+        if method in ("parse_args", "parse_known_args") and receiver is None and parses_command_line(call):
+            return ParsedArguments() if method == "parse_args" else TupleValue((ParsedArguments(), None))
         if method == "load_state_dict" and receiver is None:
             strict = calls.argument(call, 1, "strict")
             if strict is not None and calls.bool_literal(strict) is False:
