@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO
+from .notebook_form import notebook
 
 
 def _pre_commit() -> list[str]:
@@ -44,6 +45,7 @@ def test_pre_commit_hook_fails_on_a_buggy_script(tmp_path: Path, hook_repo: Path
     (project / "train.py").write_text("for p in model.parameters():\n    p.require_grad = False\n")
     (project / "ok.py").write_text("x = 1\n")
     (project / "notes.txt").write_text("p.require_grad = False\n")
+    (project / "nb.ipynb").write_text(notebook("# In[1]:\nfor p in model.parameters():\n    p.require_grad = False\n"))
     _git(project, "add", "-A")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
     done = subprocess.run(
@@ -53,9 +55,11 @@ def test_pre_commit_hook_fails_on_a_buggy_script(tmp_path: Path, hook_repo: Path
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "train.py:2:5: FL101" in output
+    assert "nb.ipynb:cell 1:2:5: FL101" in output  # `types_or: [python, jupyter]` hands notebooks to the hook
     assert "notes.txt" not in output.split("FL101")[0]
 
     (project / "train.py").write_text("for p in model.parameters():\n    p.requires_grad = False\n")
+    (project / "nb.ipynb").write_text(notebook("# In[1]:\nfor p in model.parameters():\n    p.requires_grad = False\n"))
     _git(project, "add", "-A")
     done = subprocess.run(
         [*_pre_commit(), "try-repo", str(hook_repo), "featlint", "--all-files"],
@@ -78,8 +82,8 @@ def test_readme_local_hook_runs_the_manifest_command() -> None:
     shipped = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
     assert local["repo"] == "local"
     hook = local["hooks"][0]
-    assert {key: hook[key] for key in ("id", "entry", "language", "types", "require_serial")} == {
-        key: shipped[key] for key in ("id", "entry", "language", "types", "require_serial")
+    assert {key: hook[key] for key in ("id", "entry", "language", "types_or", "require_serial")} == {
+        key: shipped[key] for key in ("id", "entry", "language", "types_or", "require_serial")
     }
     assert hook["additional_dependencies"] == ["featlint"]
 

@@ -85,7 +85,7 @@ class HeadFrozen(Rule):
                     continue
                 yield ctx.report(
                     self, freeze.node,
-                    f"this freezes the new `{ctx.code(head.node)}` (replaced on line {ctx.line(head.node)}) as well: "
+                    f"this freezes the new `{ctx.code(head.node)}` (replaced on {ctx.where(head.node)}) as well: "
                     "nothing trains; freeze before replacing the head, or re-enable the head afterwards"
                     + story.path_note(freeze, head),
                 )

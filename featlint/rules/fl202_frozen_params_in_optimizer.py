@@ -95,7 +95,7 @@ class FrozenParamsInOptimizer(Rule):
                 continue  # nothing it holds can train: FL203 says so
             yield ctx.report(
                 self, held.node or built.node,
-                f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: they only cost "
+                f"the optimizer receives the parameters frozen on {ctx.where(freeze.node)}: they only cost "
                 "optimizer state and start moving silently if anything unfreezes them; pass "
                 "`filter(lambda p: p.requires_grad, ...)` or only the parameters that train"
                 + story.path_note(freeze, built),

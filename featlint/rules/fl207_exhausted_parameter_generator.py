@@ -68,7 +68,7 @@ class ExhaustedParameterGenerator(Rule):
             assert event.related is not None
             yield ctx.report(
                 self, event.node,
-                f"this parameter generator was already consumed on line {ctx.line(event.related)}: the optimizer "
+                f"this parameter generator was already consumed on {ctx.where(event.related)}: the optimizer "
                 "receives nothing (`optimizer got an empty parameter list`, or a group that trains nothing); "
                 "store a list, e.g. `list(model.parameters())`",
             )
