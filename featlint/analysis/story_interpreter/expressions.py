@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from featlint.analysis import calls
-from featlint.analysis.scopes import descendants, method_of
+from featlint.analysis.scopes import method_of
 from featlint.analysis.story import EventKind, Optimizer
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder, code_mentions
@@ -109,7 +109,14 @@ class Expressions(Recorder):
     def _assigned_attributes(self) -> set[str]:
         """Attribute names the file assigns on anything (`args.pretrained = True`): an argparse default of that
         name may be overridden, so it is no constant; "*" when `setattr`, `vars()` or `__dict__` may set any."""
-        return self._walk_once("assigned attributes", self.module, _assigned_attributes)
+        if self._overridden is None:
+            self._overridden = {
+                store.target.attr.value for store in self.facts.attribute_stores
+                if isinstance(store.target, cst.Attribute)
+            }
+            if any(_sets_any_attribute(site.node) for site in self.facts.calls):
+                self._overridden.add("*")
+        return self._overridden
 
     def _lookup(self, name: str, frame: Frame) -> object:
         if name in frame.env:
@@ -240,15 +247,10 @@ class Expressions(Recorder):
             del arg
 
 
-def _assigned_attributes(module: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
-    for node in descendants(module):
-        targets: list[cst.BaseExpression] = []
-        if isinstance(node, cst.Assign):
-            targets = [t.target for t in node.targets]
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
-            targets = [node.target]
-        found.update(t.attr.value for t in targets if isinstance(t, cst.Attribute))
-        if isinstance(node, cst.Name) and node.value in ("setattr", "vars", "__dict__"):
-            found.add("*")
-    return found
+def _sets_any_attribute(call: cst.Call) -> bool:
+    """`setattr(...)`, `vars(...)`, `x.__dict__.update(...)`: may set any attribute of an object."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value in ("setattr", "vars")
+    owner = func.value if isinstance(func, cst.Attribute) else None
+    return isinstance(owner, cst.Attribute) and owner.attr.value == "__dict__"

@@ -33,6 +33,7 @@ class Recorder:
         self._active: list[cst.FunctionDef] = []
         self._invocations: dict[cst.FunctionDef, int] = {}  # how many times each function was interpreted
         self.condition_depths: dict[int, int] = {}
+        self._overridden: set[str] | None = None  # attribute names the file assigns (see Expressions)
         self._discarded: cst.BaseExpression | None = None
         self._budget = 0
         self.module_frame = Frame(facts.module_scope, {})

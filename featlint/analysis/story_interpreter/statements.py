@@ -107,7 +107,9 @@ class Statements(Recorder):
             frame.tests.pop()
 
     def _loop_body(self, loop: cst.CSTNode, body: cst.BaseSuite, frame: Frame, *, conditional: bool) -> None:
-        if any(isinstance(value, Constant) for value in frame.env.values()):
+        # A constant bound once in its scope cannot be rebound by the loop: only the others need the walk.
+        bindings = frame.scope.bindings
+        if any(isinstance(v, Constant) and len(bindings.get(n, ())) > 1 for n, v in frame.env.items()):
             for name in self._walk_once("rebound", body, _rebound_names):
                 if isinstance(frame.env.get(name), Constant):
                     frame.env[name] = None  # the body runs again with whatever it stored: no longer a constant
