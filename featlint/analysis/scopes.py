@@ -9,7 +9,7 @@ rules and the value analysis read.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from featlint.startup.deferred import cst
@@ -148,6 +148,23 @@ def _plan(cls: type) -> tuple[tuple[str, ...], str, str]:
         )
         plan = _PLANS[cls] = (names, f"visit_{cls.__name__}", f"leave_{cls.__name__}")
     return plan
+
+
+def descendants(node: cst.CSTNode, stop: tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
+    """`node` and every node under it, without entering nodes of the `stop` types (yielded, not entered);
+    walked by hand like `_Collector`, since libcst's `children` visits and rebuilds every node."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        if current is not node and isinstance(current, stop):
+            continue
+        for name in _plan(type(current))[0]:
+            value = getattr(current, name)
+            if isinstance(value, cst.CSTNode):
+                pending.append(value)
+            elif isinstance(value, (tuple, list)):
+                pending.extend(item for item in value if isinstance(item, cst.CSTNode))
 
 
 class _Collector:
