@@ -23,7 +23,7 @@ class ModuleRequiresGradAssignment(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet50(weights=None)
+    model = torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.DEFAULT)
     model.layer1.requires_grad = False
     ```
 
@@ -31,7 +31,7 @@ class ModuleRequiresGradAssignment(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet50(weights=None)
+    model = torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.DEFAULT)
     model.layer1.requires_grad_(False)
     ```
     """

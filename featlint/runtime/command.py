@@ -67,31 +67,39 @@ def _failed_on_meta(outcome: RunOutcome) -> bool:
 
 
 def execute(script: Path, args: Sequence[str], options: RunOptions) -> RunOutcome:
-    """Run the script; on the meta device, a run the data pipeline cannot do becomes one CPU step with
-    batches of two (the report says why). Errors the user must fix first are click usage errors."""
-    from featlint.runtime.runner import InterpreterError, run_script
+    """Run the script (a notebook's code cells as one script); on the meta device, a run the data pipeline
+    cannot do becomes one CPU step with batches of two (the report says why). Errors the user must fix first
+    are click usage errors."""
+    from featlint.runtime.runner import InterpreterError
 
     if not script.is_file():
         raise click.UsageError(f"{script}: no such script")
     try:
-        outcome = run_script(script, args, steps=options.steps, timeout=options.timeout, device=options.device,
-                             fake_data=options.fake_data, python=options.python)
-        if options.device == "meta" and _failed_on_meta(outcome):
-            where = f" at {_display(outcome.error_site)}" if outcome.error_site else ""
-            error = (outcome.error or "").splitlines()[0] if outcome.error else ""
-            error = error if len(error) <= 160 else error[:157] + "..."
-            fallback = run_script(script, args, steps=1, timeout=options.timeout, device="cpu",
-                                  fake_data=options.fake_data, python=options.python, tiny_batches=True)
-            fallback.fallback = (f"on the meta device the script failed{where} ({error}): the data pipeline "
-                                 "needs real values, so featlint ran one optimizer step on the CPU instead, with "
-                                 "batches of at most 2 loaded in the script's process")
-            if fallback.report is not None:
-                fallback.report.notes.insert(0, fallback.fallback)
-            outcome = fallback
+        outcome = _execute_notebook(script, args, options) if script.suffix == ".ipynb" else _run(script, args, options)
     except InterpreterError as error:
         raise click.UsageError(str(error)) from None
     if outcome.status == "refused":
         raise click.UsageError(outcome.error or "the run was refused")
+    return outcome
+
+
+def _run(script: Path, args: Sequence[str], options: RunOptions) -> RunOutcome:
+    from featlint.runtime.runner import run_script
+
+    outcome = run_script(script, args, steps=options.steps, timeout=options.timeout, device=options.device,
+                         fake_data=options.fake_data, python=options.python)
+    if options.device == "meta" and _failed_on_meta(outcome):
+        where = f" at {_display(outcome.error_site)}" if outcome.error_site else ""
+        error = (outcome.error or "").splitlines()[0] if outcome.error else ""
+        error = error if len(error) <= 160 else error[:157] + "..."
+        fallback = run_script(script, args, steps=1, timeout=options.timeout, device="cpu",
+                              fake_data=options.fake_data, python=options.python, tiny_batches=True)
+        fallback.fallback = (f"on the meta device the script failed{where} ({error}): the data pipeline "
+                             "needs real values, so featlint ran one optimizer step on the CPU instead, with "
+                             "batches of at most 2 loaded in the script's process")
+        if fallback.report is not None:
+            fallback.report.notes.insert(0, fallback.fallback)
+        outcome = fallback
     return outcome
 
 
@@ -121,6 +129,25 @@ def _report(outcome: RunOutcome, resolver: SettingsResolver) -> Report | None:
     if outcome.report is None:
         return None
     return selected(outcome.report, resolver).with_paths(_display)
+
+
+def _execute_notebook(path: Path, args: Sequence[str], options: RunOptions) -> RunOutcome:
+    """The notebook's code cells in order, as one script, under the same harness; findings name cells."""
+    from featlint.reading.source import UnreadableSource
+    from featlint.runtime.notebook_script import as_script, into_notebook, not_run
+
+    try:
+        with as_script(path) as (script, notebook):
+            note = not_run(notebook)
+            if note is not None:
+                click.echo(f"note: {note}", err=True)
+            outcome = _run(script, args, options)
+    except (UnreadableSource, OSError) as error:
+        raise click.UsageError(f"{path}: {getattr(error, 'message', None) or error}") from None
+    report = outcome.report
+    if report is not None:
+        report = dataclasses.replace(report, findings=into_notebook(report.findings, script, path, notebook))
+    return dataclasses.replace(outcome, script=str(path), report=report)
 
 
 def run_command(
@@ -156,7 +183,7 @@ def run_command(
         click.echo(rendered)
     _report_failure(outcome, options, findings)
     if human and (findings or outcome.ok):  # "All checks passed." would contradict the error line below
-        click.echo(summary_line(findings, len({d.path for d in findings}), 0), err=True)
+        click.echo(summary_line(findings, len({d.path for d in findings}), 0))
     if findings:
         return 0 if exit_zero else 1
     return 0 if outcome.ok else 2
@@ -183,8 +210,8 @@ def scripts_to_run(paths: Sequence[Path], args: Sequence[str]) -> list[Path]:
             raise click.UsageError(f"--runtime runs training scripts, and {path} is a folder: name the scripts to "
                                    f"run (`featlint check --runtime {path / 'train.py'}`), or lint the folder "
                                    "without --runtime")
-        if not path.is_file() or path.suffix != ".py":
-            raise click.UsageError(f"--runtime runs Python scripts: {path} is not one")
+        if not path.is_file() or path.suffix not in (".py", ".ipynb"):
+            raise click.UsageError(f"--runtime runs Python scripts and notebooks: {path} is neither")
     if args and len(paths) > 1:
         raise click.UsageError("the script's arguments after `--` go to one script: name a single script")
     return list(paths)
