@@ -1,7 +1,7 @@
 """The child process of `featlint run`: run the user's script as `__main__` under instrumentation.
 
-`python -m featlint.runtime.child CONFIG.json` reads what to run from CONFIG (written by the parent, see
-runner.py), installs the network guard, the weights interception, the optional fake data and meta device,
+`main([CONFIG.json])`, started by the parent from a copy of the runtime package (see runner.py), reads what
+to run from CONFIG, installs the network guard, the weights interception, the optional fake data and meta device,
 and the step tracker, runs the script, and writes the result (the report as JSON) to the file CONFIG names,
 after every watched step too, so that a run stopped by the timeout still reports what it saw.
 """

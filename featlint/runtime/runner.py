@@ -1,6 +1,6 @@
 """The parent side of `featlint run`: start the child, enforce the timeout, read its report back.
 
-Torch-free: the script runs in a child process (`python -m featlint.runtime.child`), so a crash, a hang or a
+Torch-free: the script runs in a child process (featlint.runtime.child, from a copy), so a crash, a hang or a
 `sys.exit` in the user's code cannot take featlint down, and what the script prints is captured and shown
 when it fails.
 """
@@ -29,11 +29,15 @@ OLDEST_PYTHON = (3, 10)
 # The modules the child imports, relative to the featlint package: all that is copied next to the user's
 # interpreter. tests/test_runtime_run.py runs the child from such a copy, so a missing one fails there.
 CHILD_FILES = (
-    "__init__.py", "version.py", "diagnostics.py", "runtime/__init__.py", "runtime/child.py", "runtime/codes.py",
-    "runtime/collect.py", "runtime/fakedata.py", "runtime/findings.py", "runtime/hooks.py", "runtime/instrument.py",
-    "runtime/meta.py",
-    "runtime/observe.py", "runtime/offline.py", "runtime/report.py", "runtime/sandbox.py",
+    "__init__.py", "version.py", "diagnostics.py", "urls.py", "runtime/__init__.py", "runtime/child.py",
+    "runtime/codes.py", "runtime/collect.py", "runtime/fakedata.py", "runtime/findings.py", "runtime/hooks.py",
+    "runtime/instrument.py", "runtime/meta.py", "runtime/observe.py", "runtime/offline.py", "runtime/report.py",
+    "runtime/sandbox.py",
 )
+# `python -m` would put the working directory first on the path, where a featlint checkout may be: the copy
+# must win, so it goes first (and stays on PYTHONPATH for DataLoader workers that are spawned, not forked).
+_START_CHILD = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                "from featlint.runtime.child import main; main(sys.argv[1:])")
 _PROBE = ("import sys, importlib.util as u; "
           "print(sys.version_info[0], sys.version_info[1], int(u.find_spec('torch') is not None))")
 
@@ -85,11 +89,17 @@ def check_interpreter(python: str) -> None:
 def child_package(into: str) -> str:
     """Copy the modules the child needs into `into` (a folder to put first on the child's PYTHONPATH), so that
     the user's interpreter runs them without featlint, libcst or click installed in its environment."""
+    from featlint.urls import project_urls
+
     package = Path(__file__).resolve().parents[1]
     for relative in CHILD_FILES:
         target = Path(into, "featlint", relative)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(package / relative, target)
+    # urls.py reads the project's links from a pyproject.toml beside the package (featlint is not installed
+    # where the child runs): this one holds only those, as this featlint knows them.
+    links = "".join(f"{json.dumps(label)} = {json.dumps(address)}\n" for label, address in project_urls().items())
+    Path(into, "pyproject.toml").write_text(f'[project]\nname = "featlint"\n\n[project.urls]\n{links}', encoding="utf-8")
     return into
 
 
@@ -140,15 +150,15 @@ def run_script(
                        "project": project_roots(str(script), os.getcwd()), "scratch": os.path.join(work, "scratch")},
                       handle)
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [child_package(os.path.join(work, "lib")), *filter(None, [env.get("PYTHONPATH")])])
+        lib = child_package(os.path.join(work, "lib"))
+        env["PYTHONPATH"] = os.pathsep.join([lib, *filter(None, [env.get("PYTHONPATH")])])  # spawned workers too
         env.setdefault("HF_HUB_OFFLINE", "1")  # Hugging Face loads (timm, transformers) use the local cache only
         if device != "cuda":
             env["CUDA_VISIBLE_DEVICES"] = ""  # the script's own `cuda if available` picks the CPU
         with open(os.path.join(work, "out"), "w+", encoding="utf-8", errors="replace") as out, \
                 open(os.path.join(work, "err"), "w+", encoding="utf-8", errors="replace") as err:
             child = subprocess.Popen(
-                [python, "-m", "featlint.runtime.child", config_path],
+                [python, "-c", _START_CHILD, lib, config_path],
                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
                 start_new_session=os.name == "posix",  # its own process group: see _end_group
             )
