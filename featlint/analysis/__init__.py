@@ -12,6 +12,7 @@ from featlint.startup.deferred import cst
 
 if TYPE_CHECKING:
     from featlint.analysis.architectures import Architectures
+    from featlint.analysis.hubs import Hubs
     from featlint.analysis.inputs import Inputs
     from featlint.analysis.story import Story
 
@@ -43,3 +44,11 @@ class FileAnalysis:
         from featlint.analysis.inputs import Inputs
 
         return Inputs(self.facts, self.names, self.architectures)
+
+    @functools.cached_property
+    def hubs(self) -> Hubs:
+        """The file's timm, Hugging Face and PEFT objects and the order of its statements; built on first
+        use (only the model-hub rules ask, on files that name these libraries)."""
+        from featlint.analysis.hubs import Hubs
+
+        return Hubs(self.module, self.facts, self.names)

@@ -9,7 +9,7 @@ rules and the value analysis read.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from featlint.startup.deferred import cst
@@ -148,6 +148,17 @@ def _plan(cls: type) -> tuple[tuple[str, ...], str, str]:
         )
         plan = _PLANS[cls] = (names, f"visit_{cls.__name__}", f"leave_{cls.__name__}")
     return plan
+
+
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The children of a node that can hold code (whitespace and punctuation skipped), in source order:
+    for the analyses that need a walk of their own, run only on the files they concern."""
+    for name in _plan(type(node))[0]:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            yield from (item for item in value if isinstance(item, cst.CSTNode))
 
 
 class _Collector:
