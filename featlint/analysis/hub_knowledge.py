@@ -90,6 +90,12 @@ def hf_parameter_names(name: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+@functools.cache
+def hf_backbone_names() -> frozenset[str]:
+    """Every attribute name that holds the base model in some classification class (bert, roberta, vit...)."""
+    return frozenset(e["backbone"] for e in _load("transformers")["classification"].values() if e.get("backbone"))
+
+
 def transformers_version() -> str:
     return str(_load("transformers")["transformers_version"])
 
