@@ -14,8 +14,9 @@ class RandomInitFromConfig(Rule):
     ## What it does
     Finds a Hugging Face classification model (`*ForSequenceClassification`, `*ForTokenClassification`,
     `*ForImageClassification`) built from a configuration loaded with `from_pretrained`, by
-    `from_config(config)` or by the class itself (`BertForSequenceClassification(config)`), in a file where
-    no model is loaded with `from_pretrained` and no `load_state_dict` fills it.
+    `from_config(config)` or by the class itself (`BertForSequenceClassification(config)`), in a function
+    that loads no model with `from_pretrained` (the usual `if checkpoint: ... else: from_config(...)` of
+    pretraining scripts), in a file where no `load_state_dict` fills it.
 
     ## Why is this bad?
     A configuration holds the architecture's sizes, not its weights: `from_config` and the constructor
@@ -62,15 +63,16 @@ class RandomInitFromConfig(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         objects = ctx.analysis.hubs.objects
-        if any(o.kind is HubKind.HF_MODEL and o.how == "from_pretrained" for o in objects):
-            return
+        # A function that also loads a model with from_pretrained chooses between the two (`if checkpoint:`).
+        loading = {id(o.step.owner) for o in objects if o.kind is HubKind.HF_MODEL and o.how == "from_pretrained"}
         if any(isinstance(s.node.func, cst.Attribute) and s.node.func.attr.value == "load_state_dict"
                for s in ctx.analysis.facts.calls):
             return
         for model in objects:
             config = model.config
             if (model.kind is not HubKind.HF_MODEL or model.how not in ("from_config", "constructor")
-                    or model.classification_task is None or config is None or config.kind is not HubKind.HF_CONFIG):
+                    or model.classification_task is None or config is None or config.kind is not HubKind.HF_CONFIG
+                    or id(model.step.owner) in loading):
                 continue
             built = (f"`{model.library_class}.from_config(...)`" if model.how == "from_config"
                      else f"`{model.library_class}(config)`")
@@ -78,6 +80,6 @@ class RandomInitFromConfig(Rule):
                 self, model.call,
                 f"{built} initialises every weight at random: the configuration from "
                 f"`{config.library_class}.from_pretrained` on line {ctx.line(config.call)} holds the architecture, "
-                "not the pretrained weights, so this fine-tuning starts from scratch; build the model with "
+                "not the pretrained weights, so training starts from scratch; build the model with "
                 f"`{model.library_class}.from_pretrained(checkpoint, ...)`",
             )
