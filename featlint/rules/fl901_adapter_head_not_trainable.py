@@ -72,6 +72,11 @@ class AdapterHeadNotTrainable(Rule):
         "m = peft.get_peft_model(m, peft.LoraConfig(**settings))\n",
     )
 
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Only files that name peft (whose import every finding needs) build the hub analysis."""
+        return "peft" in source and super().may_fire(source)
+
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         for wrap in ctx.analysis.hubs.objects:
             if wrap.how != "get_peft_model" or wrap.wrapped is None or wrap.config is None:

@@ -66,6 +66,11 @@ class AdapterLoadedFrozen(Rule):
         "opt = torch.optim.SGD(m.parameters(), lr=0.1)\n",
     )
 
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Only files that name peft (whose import every finding needs) build the hub analysis."""
+        return "peft" in source and super().may_fire(source)
+
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         hubs = ctx.analysis.hubs
         loaded = [o for o in hubs.objects if o.kind is HubKind.PEFT_MODEL and o.how == "from_pretrained"

@@ -75,6 +75,11 @@ class AdapterOrder(Rule):
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\n",
     )
 
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Only files that name peft (whose import every finding needs) build the hub analysis."""
+        return "peft" in source and super().may_fire(source)
+
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         hubs = ctx.analysis.hubs
         yield from self._prepared_after_wrap(ctx, hubs)

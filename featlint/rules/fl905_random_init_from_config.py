@@ -61,6 +61,11 @@ class RandomInitFromConfig(Rule):
         "model = transformers.BertForSequenceClassification(cfg)\nmodel.load_state_dict(torch.load('w.pt'))\n",
     )
 
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Only files that name transformers (whose import every finding needs) build the hub analysis."""
+        return "transformers" in source and super().may_fire(source)
+
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         objects = ctx.analysis.hubs.objects
         # A function that also loads a model with from_pretrained chooses between the two (`if checkpoint:`).

@@ -73,6 +73,11 @@ class HubModelLeftInEval(Rule):
         "opt = torch.optim.AdamW(m.parameters())\nfor x in data:\n    print(m(**x).logits)\n",
     )
 
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Only files that name transformers (whose import every finding needs) build the hub analysis."""
+        return "transformers" in source and super().may_fire(source)
+
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         facts = ctx.analysis.facts
         hubs = ctx.analysis.hubs

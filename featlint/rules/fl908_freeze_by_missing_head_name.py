@@ -72,6 +72,11 @@ class FreezeByMissingHeadName(Rule):
         "for n, p in m.named_parameters():\n    if 'layer.11' not in n:\n        p.requires_grad = False\n",
     )
 
+    @classmethod
+    def may_fire(cls, source: str) -> bool:
+        """Only files that name transformers (whose import every finding needs) build the hub analysis."""
+        return "transformers" in source and super().may_fire(source)
+
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         hubs = ctx.analysis.hubs
         if not any(o.kind is HubKind.HF_MODEL for o in hubs.objects):
