@@ -57,6 +57,9 @@ _ITERATOR_KINDS = {
     "children": ((), Kind.MODULE), "modules": ((), Kind.MODULE),
     "named_children": ((1,), Kind.MODULE), "named_modules": ((1,), Kind.MODULE),
 }
+_PARAMETER_CONTAINERS = frozenset({"torch.nn.ParameterDict", "torch.nn.ParameterList",
+                                   "torch.nn.modules.container.ParameterDict",
+                                   "torch.nn.modules.container.ParameterList"})
 _PASS_THROUGH_ITERABLES = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.sorted",
                                      "builtins.iter", "builtins.set"})
 
@@ -116,6 +119,8 @@ class ValueAnalyzer:
         if isinstance(expr, cst.Attribute):
             return self._attribute_kind(expr, scope)
         if isinstance(expr, cst.Subscript):
+            if self._is_parameter_container(expr.value, scope):
+                return Kind.PARAMETER if _is_single_index(expr) else Kind.UNKNOWN
             if self.kind_of(expr.value, scope) is Kind.MODULE:
                 return Kind.MODULE  # Sequential / ModuleList / ModuleDict indexing
             return self.element_kind(expr.value, (), scope) if _is_single_index(expr) else Kind.UNKNOWN
@@ -180,6 +185,22 @@ class ValueAnalyzer:
         if attr in _PLAIN_ATTRIBUTES or attr.startswith("_"):
             return Kind.UNKNOWN
         return Kind.MODULE
+
+    def _is_parameter_container(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """`nn.ParameterDict(...)` / `nn.ParameterList(...)`, held in a name or a `self.` attribute bound only
+        to one: modules whose items are parameters, not submodules."""
+        if isinstance(expr, cst.Name):
+            bindings = scope.lookup(expr.value)
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            owner = scope.self_class(expr.value.value)
+            bindings = self.facts.class_attributes.get(owner, {}).get(expr.attr.value, []) if owner else []
+        else:
+            return False
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call) and not b.element
+            and self.names.qualified_name(b.value.func, b.scope) in _PARAMETER_CONTAINERS
+            for b in bindings
+        )
 
     def _instance_class(self, expr: cst.BaseExpression, scope: Scope) -> cst.ClassDef | None:
         """The class defined in this file that `expr` is an instance of, when every binding agrees.

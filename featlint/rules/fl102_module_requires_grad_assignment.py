@@ -66,6 +66,8 @@ class ModuleRequiresGradAssignment(Rule):
     silent = (
         "import torchvision\nmodel = torchvision.models.resnet18()\n"
         "for p in model.parameters():\n    p.requires_grad = False\n",
+        "import torch.nn as nn\nclass Scales(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.rank = nn.ParameterDict({})\n    def add(self, k):\n        self.rank[k].requires_grad = False\n",
         "import torchvision\nmodel = torchvision.models.resnet18()\n"
         "for name, p in model.named_parameters():\n    p.requires_grad = False\n",
         "import torchvision\nmodel = torchvision.models.resnet18()\nmodel.fc.weight.requires_grad = False\n",
