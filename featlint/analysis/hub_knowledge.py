@@ -131,30 +131,39 @@ class TimmPretrained:
 
 @dataclass(frozen=True)
 class TimmArchitecture:
+    """A timm architecture: its head from its own default configuration; its modules from the one model of
+    its family the generator built (see scripts/gen_hub_knowledge.py), exact only for that one."""
+
     name: str
+    family: str  # the timm module: resnet, vision_transformer, convnext...
     head: str | tuple[str, ...] | None  # pretrained_cfg["classifier"]: "head", "head.fc", "fc", "classifier"...
-    num_features: int
-    head_in: int | None  # what the head's Linear takes (None: no Linear head, e.g. an Identity)
-    batchnorm: bool
-    children: tuple[str, ...]
-    reset: tuple[str, ...] | None  # the modules reset_classifier(n) replaces; None when it fails
+    built: bool  # this architecture is the one its family was built from: the sizes below are its own
+    num_features: int | None  # None unless built
+    head_in: int | None  # what the head's Linear takes; None unless built with a Linear head
+    batchnorm: bool  # the family's built model has BatchNorm
+    children: tuple[str, ...]  # the family's built model's direct submodules
+    reset: tuple[str, ...] | None  # the modules reset_classifier(n) replaces there; None when it fails
     default_tag: str
 
 
 def timm_architecture(name: str) -> TimmArchitecture | None:
     """The architecture `timm.create_model(name)` builds; `name` may carry a tag ("resnet50.a1_in1k")."""
-    entry = _load("timm")["architectures"].get(name.partition(".")[0])
-    if entry is None or "error" in entry:
+    data = _load("timm")
+    arch = name.partition(".")[0]
+    entry = data["architectures"].get(arch)
+    family = data["families"].get(entry["family"]) if entry is not None else None
+    if entry is None or family is None or "error" in family or not entry["tags"]:
         return None
-    head = entry["head"]
-    first = entry["head_modules"][0] if entry["head_modules"] else {}
-    reset = entry["reset"]
+    head = data["cfgs"][entry["tags"][0][1]]["classifier"]
+    built = family["built"] == arch
+    first = family["head_modules"][0] if family["head_modules"] else {}
+    reset = family["reset"]
     return TimmArchitecture(
-        name=name.partition(".")[0], head=tuple(head) if isinstance(head, list) else head,
-        num_features=entry["num_features"], head_in=first.get("in") if first.get("type") == "Linear" else None,
-        batchnorm=entry["batchnorm"], children=tuple(entry["children"]),
-        reset=tuple(reset) if isinstance(reset, list) else None,
-        default_tag=entry["tags"][0][0] if entry["tags"] else "",
+        name=arch, family=entry["family"], head=tuple(head) if isinstance(head, list) else head, built=built,
+        num_features=family["num_features"] if built else None,
+        head_in=first.get("in") if built and first.get("type") == "Linear" else None,
+        batchnorm=family["batchnorm"], children=tuple(family["children"]),
+        reset=tuple(reset) if isinstance(reset, list) else None, default_tag=entry["tags"][0][0],
     )
 
 

@@ -13,6 +13,10 @@ from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 
 
+# The attributes timm architectures keep their heads in.
+_TIMM_HEAD_NAMES = frozenset({"fc", "head", "classifier"})
+
+
 class HeadNotUsed(Rule):
     """
     ## What it does
@@ -103,12 +107,16 @@ class HeadNotUsed(Rule):
             name = string_literal(argument(model.call, 0, "model_name"))
             arch = hk.timm_architecture(name) if name is not None else None
             attribute = target.attr.value
-            if arch is None or attribute in arch.children or archs.new_layer(store.value, store.scope) is None:
+            heads = (arch.head,) if isinstance(arch.head, str) else arch.head or () if arch is not None else ()
+            # Only the head names of other architectures: the children are known for the family's built model.
+            if (arch is None or attribute not in _TIMM_HEAD_NAMES or attribute in arch.children
+                    or any(h.split(".")[0] == attribute for h in heads)
+                    or archs.new_layer(store.value, store.scope) is None):
                 continue
             if any(isinstance(s.node.func, cst.Attribute) and s.node.func.attr.value == attribute
                    for s in ctx.analysis.facts.calls):
                 continue
-            head = arch.head if isinstance(arch.head, str) else " and ".join(arch.head or ())
+            head = " and ".join(heads)
             yield ctx.report(
                 self, target,
                 f"timm's {arch.name} has no `{attribute}` and its forward never calls one: the new layer is never "
