@@ -238,6 +238,32 @@ class Hubs:
             return False
         return bool_literal(found.value)
 
+    def whole_freezes(self) -> list[WholeFreeze]:
+        found = []
+        for site in self.facts.calls:
+            func = site.node.func
+            step = self.step(site.node)
+            if step is None or not isinstance(func, cst.Attribute):
+                continue
+            if func.attr.value == "requires_grad_" and len(site.node.args) == 1:
+                value = site.node.args[0].value
+                if isinstance(value, cst.Name) and value.value == "False":
+                    found.append(WholeFreeze(site.node, func.value, site.scope, step))
+        for scope in self.facts.scopes.values():
+            for bindings in scope.bindings.values():
+                for binding in bindings:
+                    loop = binding.node
+                    if binding.kind != "loop" or not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
+                        continue
+                    iterated = loop.iter
+                    step = self.step(loop)
+                    if (step is not None and isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Attribute)
+                            and iterated.func.attr.value == "parameters" and not iterated.args
+                            and _sets_requires_grad(loop.body, loop.target.value, "False")
+                            and _only_statement(loop.body)):
+                        found.append(WholeFreeze(loop, iterated.func.value, scope, step))
+        return found
+
     def name_filters(self) -> list[NameFilter]:
         """Loops over `model.named_parameters()` that freeze every parameter whose name lacks a literal:
         `if "classifier" not in name: p.requires_grad = False`, or `p.requires_grad = "classifier" in name`."""
@@ -253,6 +279,16 @@ class Hubs:
                             model, literal, statement = spared
                             found[id(loop)] = NameFilter(loop, statement, literal, self.object_of(model, scope, step))
         return list(found.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class WholeFreeze:
+    """`X.requires_grad_(False)` or `for p in X.parameters(): p.requires_grad = False`: all of X frozen."""
+
+    node: cst.CSTNode  # the call, or the loop
+    receiver: cst.BaseExpression  # X
+    scope: Scope
+    step: Step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,6 +341,11 @@ def _membership(test: cst.BaseExpression, name: str, *, negated: bool) -> str | 
 def _is_requires_grad(target: cst.BaseExpression, param: str) -> bool:
     return (isinstance(target, cst.Attribute) and target.attr.value == "requires_grad"
             and isinstance(target.value, cst.Name) and target.value.value == param)
+
+
+def _only_statement(body: cst.BaseSuite) -> bool:
+    lines = body.body if isinstance(body, cst.IndentedBlock) else (body,)
+    return len(lines) == 1
 
 
 def _sets_requires_grad(body: cst.BaseSuite, param: str, value: str) -> bool:

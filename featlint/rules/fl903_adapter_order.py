@@ -6,6 +6,7 @@ from featlint.analysis.hubs import HubKind, Hubs
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
+from featlint.startup.deferred import cst
 
 # PEFT's preparation for quantized training; both freeze every parameter of the model they are given.
 _PREPARE = ("prepare_model_for_kbit_training", "prepare_model_for_int8_training")
@@ -19,14 +20,19 @@ class AdapterOrder(Rule):
     - `prepare_model_for_kbit_training(model)` (or the older `prepare_model_for_int8_training`) called on
       the model that `get_peft_model` returned;
     - an optimizer built over a model's parameters before `get_peft_model` wraps that model, when no
-      optimizer is built after the wrap.
+      optimizer is built after the wrap;
+    - every parameter of the wrapped model, or its `base_model`, frozen after `get_peft_model`
+      (`peft_model.requires_grad_(False)`, a loop setting `requires_grad = False` on all its parameters),
+      when nothing in the file sets `requires_grad` back to True.
 
     ## Why is this bad?
     `prepare_model_for_kbit_training` sets `requires_grad = False` on every parameter of the model it is
     given: on a `PeftModel` that freezes the LoRA adapters (and any `modules_to_save` head) that
     `get_peft_model` had just made trainable, so nothing trains. `get_peft_model` adds new LoRA parameters
     and freezes the base model: an optimizer built before it holds only frozen base weights and none of the
-    adapters. In both cases training runs without an error, and the loss does not move.
+    adapters. A PeftModel's parameters and its `base_model` include the adapters, so freezing them after
+    the wrap freezes the adapters too. In each case training runs without an error, and the loss does not
+    move.
 
     ## Example
     ```python
@@ -61,8 +67,13 @@ class AdapterOrder(Rule):
         "import torch\nfrom peft import get_peft_model\nfrom transformers import AutoModelForCausalLM\n"
         "model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\nmodel = get_peft_model(model, cfg)\n",
+        "import peft\nm = peft.get_peft_model(base, cfg)\nm.base_model.requires_grad_(False)\n",
+        "import peft\nm = peft.get_peft_model(base, cfg)\nfor p in m.parameters():\n    p.requires_grad = False\n",
     )
     silent = (
+        "import peft\nbase.requires_grad_(False)\nm = peft.get_peft_model(base, cfg)\n",
+        "import peft\nm = peft.get_peft_model(base, cfg)\nm.requires_grad_(False)\n"
+        "for n, p in m.named_parameters():\n    if 'lora' in n:\n        p.requires_grad = True\n",
         "from peft import get_peft_model, prepare_model_for_kbit_training\n"
         "def build(model, cfg):\n    model = prepare_model_for_kbit_training(model)\n"
         "    return get_peft_model(model, cfg)\n",
@@ -84,6 +95,25 @@ class AdapterOrder(Rule):
         hubs = ctx.analysis.hubs
         yield from self._prepared_after_wrap(ctx, hubs)
         yield from self._optimizer_before_wrap(ctx, hubs)
+        yield from self._frozen_after_wrap(ctx, hubs)
+
+    def _frozen_after_wrap(self, ctx: FileContext, hubs: Hubs) -> Iterator[Diagnostic]:
+        # Anything set trainable again (the adapters by name, the head) may undo the freeze: stay silent.
+        if any(text in ctx.source for text in ("requires_grad = True", "requires_grad_(True)", "requires_grad_()")):
+            return
+        for freeze in hubs.whole_freezes():
+            receiver = freeze.receiver
+            base = isinstance(receiver, cst.Attribute) and receiver.attr.value == "base_model"
+            held = hubs.object_of(receiver.value if base else receiver, freeze.scope, freeze.step)  # type: ignore[attr-defined]
+            if held is None or held.kind is not HubKind.PEFT_MODEL or held.how != "get_peft_model":
+                continue
+            what = "its base model" if base else "every parameter"
+            yield ctx.report(
+                self, freeze.node,
+                f"this freezes {what} of the PEFT model from `get_peft_model` on line {ctx.line(held.call)}, "
+                "the LoRA adapters included: nothing trains; `get_peft_model` already froze the base model, "
+                "so drop this freeze (or do it before wrapping)",
+            )
 
     def _prepared_after_wrap(self, ctx: FileContext, hubs: Hubs) -> Iterator[Diagnostic]:
         for site in ctx.analysis.facts.calls:
