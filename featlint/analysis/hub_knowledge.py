@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from featlint.analysis.torchvision import expand_parameter_tree
+
 _DATA = Path(__file__).parents[1] / "data"
 
 
@@ -77,17 +79,7 @@ def hf_parameter_names(name: str) -> tuple[str, ...]:
     entry = data["classification"].get(name)
     if entry is None or "error" in entry:
         return ()
-    trees = data["parameter_trees"]
-    names: list[str] = []
-
-    def expand(node: int, prefix: str) -> None:
-        own, children = trees[node]
-        names.extend(prefix + leaf for leaf in own)
-        for child, index in children:
-            expand(index, f"{prefix}{child}.")
-
-    expand(entry["parameters"], "")
-    return tuple(names)
+    return expand_parameter_tree(data["parameter_trees"], entry["parameters"])
 
 
 @functools.cache
