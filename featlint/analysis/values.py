@@ -13,6 +13,7 @@ import enum
 import operator
 from collections.abc import Callable, Iterable
 
+from featlint.analysis import hub_knowledge as hk
 from featlint.analysis import torchvision as tv
 from featlint.analysis.names import DYNAMIC, NameResolver
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope, element_of
@@ -27,6 +28,9 @@ class Kind(enum.Enum):
 
 # Builders outside torchvision that return a model.
 _MODEL_FACTORIES = frozenset({"torch.hub.load", "timm.create_model", "torchvision.models.get_model"})
+# Model hubs whose factories return an nn.Module: `transformers.<ModelClass>.from_pretrained`/`from_config`,
+# `peft.get_peft_model`, `peft.PeftModel.from_pretrained` (see hub_knowledge for the model classes).
+_HUB_FACTORY_PREFIXES = ("transformers.", "peft.")
 # Base classes that make a user class an nn.Module.
 _MODULE_BASE_PREFIXES = ("torch.nn.", "torchvision.models.")
 _MODULE_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.LightningModule",
@@ -233,6 +237,8 @@ class ValueAnalyzer:
     def is_model_factory(self, name: str) -> bool:
         if name in _MODEL_FACTORIES or tv.builder(name) is not None:
             return True
+        if name.startswith(_HUB_FACTORY_PREFIXES):
+            return _is_hub_model_factory(name)
         module, _, member = name.rpartition(".")
         return member == DYNAMIC and tv.is_builder_module(module)
 
@@ -382,6 +388,15 @@ class ValueAnalyzer:
             if dest is not None and default is not None:
                 defaults.setdefault(dest, []).append((default, site.scope, call))
         return defaults
+
+
+def _is_hub_model_factory(name: str) -> bool:
+    library, _, rest = name.partition(".")
+    parts = rest.split(".")
+    if library == "peft":
+        return parts[-1] == "get_peft_model" or (
+            len(parts) >= 2 and parts[-1] == "from_pretrained" and "PeftModel" in parts[-2])
+    return len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config") and hk.is_hf_model_class(parts[-2])
 
 
 def _is_single_index(expr: cst.Subscript) -> bool:
