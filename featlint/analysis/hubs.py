@@ -111,6 +111,15 @@ class Hubs:
                     found.append((site.node, site.scope))
         return found
 
+    def rebound_between(self, expr: cst.BaseExpression, scope: Scope, start: Step, end: Step | None) -> bool:
+        """Whether the name at the root of `expr` may be bound again between two statements (unknown: True)."""
+        while isinstance(expr, (cst.Attribute, cst.Subscript)):
+            expr = expr.value
+        if not isinstance(expr, cst.Name) or end is None:
+            return True
+        steps = [self.step(b.node) for b in scope.lookup(expr.value) if b.scope is scope]
+        return any(s is None or start.order < s.order < end.order for s in steps)
+
     # --- what an expression holds ----------------------------------------------------------------------
     def object_of(self, expr: cst.BaseExpression, scope: Scope, at: Step) -> HubObject | None:
         """The hub object `expr` holds when the statement at `at` runs; None when unknown."""

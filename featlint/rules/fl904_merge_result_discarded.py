@@ -60,6 +60,7 @@ class MergeResultDiscarded(Rule):
         "import peft\nm = peft.get_peft_model(base, cfg)\nmerged = m.merge_and_unload()\nmerged.save_pretrained('o')\n",
         "def export(model):\n    model.merge_and_unload()\n    return model\n",
         "def export(model, other):\n    model.merge_and_unload()\n    other.save_pretrained('o')\n",
+        "def export(model, load):\n    model.merge_and_unload()\n    model = load()\n    model.save_pretrained('o')\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -74,8 +75,9 @@ class MergeResultDiscarded(Rule):
                 continue
             receiver = ctx.code(func.value)
             saves = [
-                (save, method) for method in _SAVES for save, _ in hubs.later_calls(step, method)
+                (save, method) for method in _SAVES for save, scope in hubs.later_calls(step, method)
                 if isinstance(save.func, cst.Attribute) and ctx.code(save.func.value) == receiver
+                and not hubs.rebound_between(func.value, scope, step, hubs.step(save))
             ]
             if not saves:
                 continue
