@@ -92,13 +92,15 @@ class AdapterHeadNotTrainable(Rule):
     def _problem(self, ctx: FileContext, model: HubObject, config: HubObject, task: str) -> str | None:
         classifier = hk.hf_classifier(model.library_class)
         head = classifier.head if classifier is not None else None
-        where = f"the {model.library_class} of line {ctx.line(model.call)}"
+        def where() -> str:  # positions only for a finding: they cost as much as the parse
+            return f"the {model.library_class} of line {ctx.line(model.call)}"
+
         saved = keyword(config.call, "modules_to_save")
         if saved is not None:
             names = _string_list(saved.value)
             if names is None or head is None or any(_saves_head(model.library_class, head, n) for n in names):
                 return None
-            return (f"`modules_to_save={names}` names no module of the head `{head}` of {where}: the head stays "
+            return (f"`modules_to_save={names}` names no module of the head `{head}` of {where()}: the head stays "
                     f"frozen (a newly initialised one never trains) and is not saved with the adapter; put "
                     f"\"{head}\" in `modules_to_save`")
         task_type = keyword(config.call, "task_type")
@@ -111,7 +113,7 @@ class AdapterHeadNotTrainable(Rule):
         else:
             fix = f"pass `modules_to_save=[\"{head}\"]`" if head is not None else "name the head in `modules_to_save`"
         head_text = f"classification head `{head}`" if head is not None else "classification head"
-        return (f"`get_peft_model` freezes the {head_text} of {where} and leaves it out of the saved adapter: "
+        return (f"`get_peft_model` freezes the {head_text} of {where()} and leaves it out of the saved adapter: "
                 f"`{config.library_class}` has no classification `task_type` and no `modules_to_save`, so a newly "
                 f"initialised head never trains and a reload draws another; {fix}")
 
