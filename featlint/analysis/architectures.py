@@ -237,7 +237,7 @@ class Architectures:
                         return None
                     part += container.length
                 parts.append(str(part))
-            assert origins is not None
+            assert origins is not None, "a layer path was built without the models it comes from"
             return Located(builder, origins, root, ".".join(parts))
         return None
 
@@ -312,7 +312,7 @@ class Architectures:
             if _SIZE_ATTRIBUTES[expr.attr.value] == "in":
                 return layer.in_size
             # The output size changes when the file replaces the layer: only the untouched one is known.
-            assert located is not None
+            assert located is not None, "a size attribute of a layer that has no place in a model"
             if any(covers(path, located.path) for path in self.assigned_paths(located)):
                 return None
             return layer.out_size

@@ -11,6 +11,7 @@ together and is the entry the rest of featlint uses (:func:`build_story`).
 
 from __future__ import annotations
 
+from featlint.analysis import checkpoints
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Story
@@ -33,11 +34,12 @@ class Interpreter(Statements, Assignments, Expressions, Methods, LibraryCalls, I
         if not self._uses_torch():
             return Story([], [], [])
         self._budget = 40 * max(1, len(self.facts.calls)) + 2000
+        self._resumed = checkpoints.resumed_loads(self.facts, self.names)
         self._block(self.module.body, self.module_frame)
         for node, scope in list(self.facts.scopes.items()):
             if isinstance(node, cst.FunctionDef) and node not in self.reached and self._budget > 0:
                 self._standalone(node, scope)
-        return Story(self.events, self.models, self.optimizers)
+        return Story(self.events, self.models, self.optimizers, self.unhandled)
 
     def _uses_torch(self) -> bool:
         for scope in self.facts.scopes.values():

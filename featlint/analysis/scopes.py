@@ -193,7 +193,7 @@ class _Collector:
         return self.scope
 
     def _pop(self) -> None:
-        assert self.scope.parent is not None
+        assert self.scope.parent is not None, "left the module scope: scopes pushed and popped out of step"
         self.scope = self.scope.parent
 
     def _bind(self, name: str, kind: BindingKind, node: cst.CSTNode, **extra: object) -> None:

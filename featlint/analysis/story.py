@@ -27,7 +27,9 @@ What it gives up on (precision first)
   Branches are both interpreted, and events inside them are marked conditional; a name bound differently by
   two branches becomes unknown afterwards. Values passed to functions from other modules are "escaped":
   rules that depend on nothing else touching the model stay silent after an escape. Recursion and call depth
-  beyond a few levels are not followed. Nothing is inferred from types or from other files.
+  beyond a few levels are not followed. Nothing is inferred from types or from other files. A statement whose
+  shape the interpreter did not expect (an exception while interpreting it) is unknown as a whole: its events
+  are taken back, the names it binds are forgotten and the models it mentions escape (:mod:`.unknown`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import functools
 from collections.abc import Iterable, Iterator
 
 from featlint.analysis import torchvision as tv
+from featlint.analysis.unknown import Unhandled
 from featlint.analysis.scopes import Scope
 from featlint.startup.deferred import cst
 
@@ -148,9 +151,11 @@ class Event:
     has_params: bool = False  # HEAD: the new value has parameters at all (a fresh layer or a whole model)
     strict: bool | None = None  # LOAD
     result_used: bool = True  # LOAD
+    resume: bool = False  # LOAD: the script's own training checkpoint, not pretrained weights (checkpoints.py)
     grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
     selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
+    module_level: bool = False  # run by the module's own statements, not inside a call to the file's functions
 
     def located(self) -> tuple[Model, Path] | None:
         return self.model.root(self.path) if self.model is not None else None
@@ -170,11 +175,12 @@ class Story:
     events: list[Event]
     models: list[Model]
     optimizers: list[Optimizer]
+    unhandled: list[Unhandled] = dataclasses.field(default_factory=list)  # statements given up on (unknown.py)
 
     def holdings(self) -> Iterator[tuple[Event, Params]]:
         """Every optimizer construction with each set of parameters it was given."""
         for built in self.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
+            assert built.optimizer is not None, "an OPTIMIZER event without its optimizer"
             for held in built.optimizer.holdings():
                 yield built, held
 
@@ -206,18 +212,45 @@ class Story:
 
     def pretrained_parts(self, model: Model, before: Event | None = None) -> list[Path]:
         """Paths inside `model` that hold pretrained weights: the model itself or a submodel built with
-        weights, and anything `load_state_dict` filled (before `before`, when given)."""
+        weights, and anything `load_state_dict` filled (before `before`, when given) except from the script's
+        own training checkpoint (a resume)."""
         parts = []
         for other in self.models:
             root, path = other.root()
             if root is model and other.pretrained:
                 parts.append(path)
         for load in self.on(model, [EventKind.LOAD]):
-            if before is None or load.order < before.order:
+            if not load.resume and (before is None or load.order < before.order):
                 located = load.located()
-                assert located is not None
+                assert located is not None, "a LOAD event without the model it loads into"
                 parts.append(located[1])
         return parts
+
+    def training_over(self, event: Event, model: Model) -> bool:
+        """Training ran before `event` (a step, a backward, or the model or an optimizer handed to code the file
+        does not show) and nothing trains after it (none of those, nor a new optimizer over the model): what
+        `event` changes once training is over (a notebook's final cell) changes nothing. With no training in
+        sight (set-up code, the training elsewhere), False."""
+        training = [
+            *self.of(EventKind.STEP), *self.of(EventKind.BACKWARD), *self.on(model, [EventKind.ESCAPE]),
+            *(e for e in self.of(EventKind.ESCAPE) if e.optimizer is not None),
+        ]
+        if not any(e.order < event.order for e in training):
+            return False
+        return not any(self.happens_after(e, event) for e in (*training, *self.optimizers_over(model)))
+
+    def trains_pretrained(self, held: Params, built: Event) -> bool:
+        """The optimizer built at `built` trains pretrained weights through `held`: nothing in it was frozen
+        before, and it covers a pretrained part that no replaced layer took the place of."""
+        model, path = held.located()
+        if any(f.value is not True for f in self.freezes_before(model, path, built)):
+            return False  # anything frozen: the user is managing what trains
+        heads = self.on(model, [EventKind.HEAD])
+        replaced = [h.located()[1] for h in heads if h.order < built.order]  # type: ignore[index]
+        for part in self.pretrained_parts(model, before=built):
+            if covers(path, part) or (covers(part, path) and not any(covers(r, path) for r in replaced)):
+                return True
+        return False
 
     def on(self, model: Model, kinds: Iterable[EventKind] | None = None) -> list[Event]:
         events = self._by_model.get(id(model), [])
@@ -238,7 +271,7 @@ class Story:
         found = []
         for event in self.of(EventKind.OPTIMIZER):
             optimizer = event.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             if not optimizer.known or any(p.located()[0] is model for p in optimizer.holdings()):
                 found.append(event)
         return found
@@ -248,7 +281,7 @@ class Story:
         located = change.located()
         changed = located[1] if located is not None else ()
         for event in self.optimizers_over(model):
-            assert event.optimizer is not None
+            assert event.optimizer is not None, "an OPTIMIZER event without its optimizer"
             holds_it = not event.optimizer.known or any(
                 p.located()[0] is model and overlaps(p.located()[1], changed) for p in event.optimizer.holdings()
             )
@@ -271,7 +304,7 @@ class Story:
         found = []
         for freeze in self.on(model, [EventKind.FREEZE]):
             located = freeze.located()
-            assert located is not None
+            assert located is not None, "a FREEZE event without the model it freezes"
             if freeze.order < event.order and overlaps(located[1], path):
                 found.append(freeze)
         return found
@@ -284,7 +317,7 @@ class Story:
             if other.order >= event.order:
                 break
             located = other.located()
-            assert located is not None
+            assert located is not None, f"a {other.kind.name} event listed under a model but without one"
             other_path = located[1]
             if other.kind is EventKind.FREEZE:
                 if (

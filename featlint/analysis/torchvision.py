@@ -100,6 +100,7 @@ class Architecture:
     children: tuple[str, ...]  # the model's direct submodules, in registration order
     layers: Mapping[str, Layer]  # the children, the stem, the head and every layer of its containers
     batchnorm: bool
+    dropout: bool  # dropout, stochastic depth or attention dropout with p > 0, as built by default
     aux: Mapping[str, AuxHead]
     aux_param: str | None  # the builder argument that switches the auxiliary heads (aux_logits)
     min_train_size: int | None  # models with auxiliary heads: the smallest input their train forward takes
@@ -240,6 +241,7 @@ def architecture(builder: Builder) -> Architecture | None:
         children=tuple(data["children"]),
         layers=MappingProxyType({path: _layer(path, layer) for path, layer in data["layers"].items()}),
         batchnorm=data["batchnorm"],
+        dropout=data["dropout"],
         aux=MappingProxyType({
             root: AuxHead(root, aux["head"], aux["without_weights"], aux["with_weights"])
             for root, aux in data.get("aux", {}).items()

@@ -12,7 +12,9 @@ class HeadFrozen(Rule):
     """
     ## What it does
     Finds a freeze that covers a head replaced before it: every parameter of the model frozen after
-    `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards.
+    `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards,
+    unless the freeze comes after the training is over (a step, a backward or a training function ran before
+    it, and nothing trains after it).
 
     ## Why is this bad?
     New layers are created trainable; freezing the whole model afterwards freezes the head too, so nothing
@@ -28,6 +30,7 @@ class HeadFrozen(Rule):
     model.fc = torch.nn.Linear(512, 10)
     for param in model.parameters():
         param.requires_grad = False
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     ```
 
     ## Use instead
@@ -39,6 +42,7 @@ class HeadFrozen(Rule):
     for param in model.parameters():
         param.requires_grad = False
     model.fc = torch.nn.Linear(512, 10)
+    optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.01)
     ```
     """
 
@@ -49,9 +53,9 @@ class HeadFrozen(Rule):
     requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.vgg16()\nm.classifier[6] = torch.nn.Linear(4096, 2)\n"
-        "m.requires_grad_(False)\n",
+        "m.requires_grad_(False)\nopt = torch.optim.SGD(m.parameters(), lr=0.01)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
-        "m.fc.requires_grad_(False)\n",
+        "m.fc.requires_grad_(False)\nopt = torch.optim.SGD(m.parameters(), lr=0.01)\n",
     )
     silent = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
@@ -60,6 +64,10 @@ class HeadFrozen(Rule):
         "for name, p in m.named_parameters():\n    if not name.startswith('fc'):\n        p.requires_grad = False\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
         "m.layer1.requires_grad_(False)\n",
+        # frozen after the last training step (a notebook's final cell): nothing trains afterwards anyway
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.fc = torch.nn.Linear(512, 2)\n"
+        "opt = torch.optim.SGD(m.parameters(), lr=0.01)\nfor x, y in loader:\n"
+        "    torch.nn.functional.cross_entropy(m(x), y).backward()\n    opt.step()\nm.requires_grad_(False)\n",
         # one parameter of a layer kept fixed on purpose: the layer still trains
         "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\nNet()\n",
@@ -77,11 +85,11 @@ class HeadFrozen(Rule):
                     continue
                 if freeze.partial or not covers(path, head_path):
                     continue
-                if self._re_enabled(story, freeze, head_path):
+                if self._re_enabled(story, freeze, head_path) or story.training_over(freeze, model):
                     continue
                 yield ctx.report(
                     self, freeze.node,
-                    f"this freezes the new `{ctx.code(head.node)}` (replaced on line {ctx.line(head.node)}) as well: "
+                    f"this freezes the new `{ctx.code(head.node)}` (replaced on {ctx.where(head.node)}) as well: "
                     "nothing trains; freeze before replacing the head, or re-enable the head afterwards",
                 )
                 break

@@ -95,7 +95,7 @@ class TrainableNotInOptimizer(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             if not optimizer.known:
                 continue
             held = list(optimizer.holdings())
@@ -112,7 +112,7 @@ class TrainableNotInOptimizer(Rule):
     def _missed(story: Story, change: Event, built: Event, held: list[Params]) -> bool:
         """The change creates or re-enables parameters that the optimizer does not hold."""
         located = change.located()
-        assert located is not None
+        assert located is not None, f"a {change.kind.name} event without the model it changes"
         model, path = located
         mine = [p for p in held if p.located()[0] is model]
         if any(p.partial for p in mine):
@@ -132,11 +132,11 @@ class TrainableNotInOptimizer(Rule):
         return True
 
     def _report(self, ctx: FileContext, change: Event, built: Event) -> Diagnostic:
-        line = ctx.line(built.node)
+        line = ctx.where(built.node)
         if change.kind is EventKind.HEAD:
-            what = f"`{ctx.code(change.node)}` is replaced after the optimizer on line {line} was built"
+            what = f"`{ctx.code(change.node)}` is replaced after the optimizer on {line} was built"
             fix = "build the optimizer after replacing the layer"
         else:
-            what = f"these parameters are unfrozen after the optimizer on line {line} was built without them"
+            what = f"these parameters are unfrozen after the optimizer on {line} was built without them"
             fix = "build a new optimizer afterwards or add them with `optimizer.add_param_group`"
         return ctx.report(self, change.node, f"{what}: its new parameters get gradients but are never updated; {fix}")

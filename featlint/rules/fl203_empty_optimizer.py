@@ -69,21 +69,21 @@ class EmptyOptimizer(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             held = list(optimizer.holdings())
             if not optimizer.known or not held:
                 continue
             freezes = [story.frozen_at(*p.located(), built) for p in held]
             if any(freeze is None for freeze in freezes):
                 continue
-            lines = sorted({ctx.line(f.node) for f in freezes if f is not None})
-            where = ", ".join(str(line) for line in lines)
+            nodes = sorted({ctx.line(f.node): f.node for f in freezes if f is not None}.items())
+            where = ", ".join(ctx.where(node) for _, node in nodes)
             consequence = (
                 "`ValueError: optimizer got an empty parameter list`"
                 if all(p.filtered for p in held) else "nothing trains (`element 0 of tensors does not require grad`)"
             )
             yield ctx.report(
                 self, built.node,
-                f"every parameter this optimizer receives was frozen (line {where}): {consequence}; "
+                f"every parameter this optimizer receives was frozen ({where}): {consequence}; "
                 "freeze before replacing the head, or re-enable the layers that should train",
             )

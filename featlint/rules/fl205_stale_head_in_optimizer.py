@@ -69,14 +69,14 @@ class StaleHeadInOptimizer(Rule):
                 continue
             for change in story.on(model, [EventKind.HEAD]):
                 located = change.located()
-                assert located is not None
+                assert located is not None, "a HEAD event without the model whose layer it replaces"
                 if not change.has_params or change.order <= built.order:
                     continue
                 if located[1] and covers(located[1], held_path):
                     if not story.rebuilt_after(model, change):
                         yield ctx.report(
                             self, change.node,
-                            f"the optimizer built on line {ctx.line(built.node)} holds the parameters of the "
+                            f"the optimizer built on {ctx.where(built.node)} holds the parameters of the "
                             f"`{ctx.code(change.node)}` replaced here: it keeps updating the discarded layer and "
                             "the new one never trains; build the optimizer after replacing the layer",
                         )

@@ -65,10 +65,10 @@ class ExhaustedParameterGenerator(Rule):
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         for event in ctx.analysis.story.of(EventKind.EXHAUSTED):
-            assert event.related is not None
+            assert event.related is not None, "an EXHAUSTED event without the line that consumed the generator"
             yield ctx.report(
                 self, event.node,
-                f"this parameter generator was already consumed on line {ctx.line(event.related)}: the optimizer "
+                f"this parameter generator was already consumed on {ctx.where(event.related)}: the optimizer "
                 "receives nothing (`optimizer got an empty parameter list`, or a group that trains nothing); "
                 "store a list, e.g. `list(model.parameters())`",
             )

@@ -89,7 +89,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         if not entropy or "NLLLoss" in used or "nll_loss" in used:
             return
         def where() -> str:  # a line number costs position metadata: only when reporting
-            return f"the loss is cross-entropy (line {ctx.line(entropy[0])}), which applies log-softmax itself"
+            return f"the loss is cross-entropy ({ctx.where(entropy[0])}), which applies log-softmax itself"
 
         for head in new_heads(ctx.analysis):
             softmax = _final_softmax(head.layer)

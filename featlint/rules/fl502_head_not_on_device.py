@@ -76,7 +76,7 @@ class HeadNotOnDevice(Rule):
             if before and not after:
                 yield ctx.report(
                     self, head.node,
-                    f"`{ctx.code(head.node)}` is created after the model was moved on line {ctx.line(before[-1].node)}"
+                    f"`{ctx.code(head.node)}` is created after the model was moved on {ctx.where(before[-1].node)}"
                     " and stays on the CPU: the forward pass fails with `Expected all tensors to be on the same "
                     "device`; move the model after replacing the layer, or create it with `.to(device)`",
                 )

@@ -195,11 +195,13 @@ class Expressions(Recorder):
         return positional[index] if len(positional) > index else (None, None)
 
     def _escape(self, call: cst.Call, args: list[object], frame: Frame) -> None:
-        for arg, value in zip(call.args, args):
-            if isinstance(value, Ref):
-                self._event(EventKind.ESCAPE, call, frame, Ref(value.model))
-            elif isinstance(value, Optimizer):
-                self._event(EventKind.ESCAPE, call, frame, optimizer=value)
-            elif isinstance(value, ParamsValue):
-                self._event(EventKind.ESCAPE, call, frame, Ref(value.params.model))
-            del arg
+        for value in args:
+            self._escape_value(call, value, frame)
+
+    def _escape_value(self, node: cst.CSTNode, value: object, frame: Frame) -> None:
+        if isinstance(value, Ref):
+            self._event(EventKind.ESCAPE, node, frame, Ref(value.model))
+        elif isinstance(value, Optimizer):
+            self._event(EventKind.ESCAPE, node, frame, optimizer=value)
+        elif isinstance(value, ParamsValue):
+            self._event(EventKind.ESCAPE, node, frame, Ref(value.params.model))

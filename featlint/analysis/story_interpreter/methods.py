@@ -106,7 +106,8 @@ class Methods(Recorder):
         if method == "load_state_dict" and receiver is None:
             strict = calls.argument(call, 1, "strict")
             if strict is not None and calls.bool_literal(strict) is False:
-                self._event(EventKind.LOAD, call, frame, strict=False, result_used=not discarded)
+                self._event(EventKind.LOAD, call, frame, strict=False, result_used=not discarded,
+                            resume=call in self._resumed)
             return None
         if method == "requires_grad_" and isinstance(call.func, cst.Attribute) and named_loss(call.func.value):
             self._event(EventKind.LOSS_PATCH, call, frame)
@@ -138,7 +139,8 @@ class Methods(Recorder):
         if method == "load_state_dict":
             strict_node = calls.argument(call, 1, "strict")
             strict = True if strict_node is None else calls.bool_literal(strict_node)
-            self._event(EventKind.LOAD, call, frame, ref, strict=strict, result_used=not discarded)
+            self._event(EventKind.LOAD, call, frame, ref, strict=strict, result_used=not discarded,
+                        resume=call in self._resumed)
             return None
         if method == "apply":
             self._init_via_apply(call, ref, args, frame)

@@ -9,6 +9,7 @@ from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Event, EventKind, Model, Optimizer
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.values import Ref
+from featlint.analysis.unknown import Unhandled
 from featlint.analysis.values import ValueAnalyzer
 from featlint.startup.deferred import cst
 
@@ -26,6 +27,8 @@ class Recorder:
         self._active: list[cst.FunctionDef] = []
         self._discarded: cst.BaseExpression | None = None
         self._budget = 0
+        self.unhandled: list[Unhandled] = []  # statements given up on (featlint.analysis.unknown)
+        self._resumed: frozenset[cst.Call] = frozenset()  # loads of the script's own checkpoint (checkpoints.py)
         self.module_frame = Frame(facts.module_scope, {})
 
     def _model(self, node: cst.CSTNode, **fields: object) -> Model:
@@ -43,6 +46,7 @@ class Recorder:
             path=ref.path if ref is not None else (),
             conditional=frame.conditional if conditional is None else conditional,
             loops=frame.loops,
+            module_level=frame.scope is self.facts.module_scope,
             **fields,  # type: ignore[arg-type]
         )
         self.events.append(event)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from featlint.analysis import calls
+from featlint.analysis import calls, unknown
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.merging import merge_envs
 from featlint.analysis.story_interpreter.recorder import Recorder
@@ -39,7 +39,24 @@ class Statements(Recorder):
             if self._budget <= 0:
                 return
             self._budget -= 1
+            self._guarded(statement, frame)
+
+    def _guarded(self, statement: cst.CSTNode, frame: Frame) -> None:
+        """One statement; a shape the interpreter did not expect makes it unknown, never a crash (see
+        :mod:`featlint.analysis.unknown`)."""
+        marks = (len(self.events), len(self.models), len(self.optimizers), len(frame.tests), frame.loops, frame.no_grad)
+        try:
             self._statement(statement, frame)
+        except RecursionError:  # too deep for Python itself: the engine reports the file as FL001
+            raise
+        except Exception as error:  # noqa: BLE001 - one statement must never take the file's analysis down
+            events, models, optimizers, tests, frame.loops, frame.no_grad = marks
+            del self.events[events:], self.models[models:], self.optimizers[optimizers:], frame.tests[tests:]
+            self.unhandled.append(unknown.Unhandled(statement, f"{type(error).__name__}: {error}"))
+            for name in sorted(unknown.mentioned_names(statement)):
+                self._escape_value(statement, self._lookup(name, frame), frame)
+            for name in unknown.bound_names(statement):
+                frame.env[name] = None
 
     def _statement(self, node: cst.CSTNode, frame: Frame) -> None:
         if isinstance(node, cst.SimpleStatementLine):
