@@ -2,8 +2,11 @@
 
 Each buggy fixture marks every finding on the line it is reported at; its clean twin marks none, so any
 finding there is a false alarm. Covers the module-level script, functions, a model inside the user's own
-nn.Module, the training loop in a function, and an argparse-driven script; the hub fixtures cover PEFT
-adapters and Hugging Face fine-tuning (FL9xx).
+nn.Module, the training loop in a function, an argparse-driven script, and the shapes of real code: decided and
+undecided branches, the fine-tuning tutorial's helpers, optimizer lifetimes, parameter lists filled in
+branches, the user's own classes and heads, other ways of getting a model, a DataParallel wrapper in a branch.
+The hub fixtures cover PEFT adapters, Hugging Face fine-tuning and timm (FL9xx, and FL102/FL302/FL601 on
+those models).
 """
 
 from __future__ import annotations

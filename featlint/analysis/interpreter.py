@@ -16,6 +16,7 @@ from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Story
 from featlint.analysis.story_interpreter.assignments import Assignments
+from featlint.analysis.story_interpreter.branches import Branches
 from featlint.analysis.story_interpreter.expressions import Expressions
 from featlint.analysis.story_interpreter.invocations import Invocations
 from featlint.analysis.story_interpreter.library_calls import LibraryCalls
@@ -27,7 +28,7 @@ from featlint.startup.deferred import cst
 _TORCH_ROOTS = ("torch", "torchvision", "timm", "lightning", "pytorch_lightning")
 
 
-class Interpreter(Statements, Assignments, Expressions, Methods, LibraryCalls, Invocations):
+class Interpreter(Statements, Branches, Assignments, Expressions, Methods, LibraryCalls, Invocations):
     """One interpretation of one file; each base class is one concern (see the package's docstring)."""
 
     def run(self) -> Story:
@@ -39,6 +40,8 @@ class Interpreter(Statements, Assignments, Expressions, Methods, LibraryCalls, I
         for node, scope in list(self.facts.scopes.items()):
             if isinstance(node, cst.FunctionDef) and node not in self.reached and self._budget > 0:
                 self._standalone(node, scope)
+        if self._budget <= 0:
+            return Story([], [], [], self.unhandled)  # a story cut short could miss the statement that clears a finding
         return Story(self.events, self.models, self.optimizers, self.unhandled)
 
     def _uses_torch(self) -> bool:

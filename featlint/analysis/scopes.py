@@ -161,6 +161,18 @@ def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
             yield from (item for item in value if isinstance(item, cst.CSTNode))
 
 
+def descendants(node: cst.CSTNode, stop: tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
+    """`node` and every node under it, without entering nodes of the `stop` types (yielded, not entered);
+    walked by hand like `_Collector`, since libcst's `children` visits and rebuilds every node."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        if current is not node and isinstance(current, stop):
+            continue
+        pending.extend(child_nodes(current))
+
+
 class _Collector:
     """A visitor with libcst's `visit_<Node>`/`leave_<Node>` protocol, walked by hand: libcst's own
     `visit` rebuilds and re-validates every node on the way back up, which costs more than the parse."""

@@ -60,6 +60,7 @@ class Model:
     pretrained: bool | None = None
     user_class: cst.ClassDef | None = None
     wrapped: Model | None = None  # for DataParallel / DistributedDataParallel
+    maybe_wrapper: bool = False  # a wrapper on some paths only (`if device_count() > 1: m = DataParallel(m)`)
     from_parameter: bool = False  # the parameter of a function that is never called in this file
     library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub)
     home: tuple[Model, Path] | None = None  # once assigned into another model
@@ -104,6 +105,8 @@ class Optimizer:
     klass: str  # the torch.optim class name, e.g. "SGD"
     groups: list[Group]
     scope: Scope  # where its arguments are evaluated (to read learning rates)
+    # Built in a function that returned without returning or storing it: gone from this event's order on.
+    dead_after: int | None = None
 
     @property
     def known(self) -> bool:
@@ -149,6 +152,9 @@ class Event:
     on_device: bool = False  # HEAD: the new layer was created on a device
     fresh: bool = False  # HEAD: the new layer brings randomly initialised parameters (not Identity, not a model)
     has_params: bool = False  # HEAD: the new value has parameters at all (a fresh layer or a whole model)
+    # HEAD: a layer the user's own class defines on its instance in one of its methods (`self.conv = ...` in
+    # `__init__`): part of the design, not a replaced head.
+    constructed: bool = False
     strict: bool | None = None  # LOAD
     result_used: bool = True  # LOAD
     resume: bool = False  # LOAD: the script's own training checkpoint, not pretrained weights (checkpoints.py)
@@ -156,9 +162,17 @@ class Event:
     selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
     module_level: bool = False  # run by the module's own statements, not inside a call to the file's functions
+    assumptions: tuple[str, ...] = ()  # the decided branches it was recorded on ("`feature_extract` is True")
+    _located: tuple[Model, Path] | None = dataclasses.field(default=None, repr=False)
 
     def located(self) -> tuple[Model, Path] | None:
+        if self._located is not None:
+            return self._located
         return self.model.root(self.path) if self.model is not None else None
+
+    def pin(self) -> None:
+        """Fix where the event sits once the story is complete (a model is not moved into another after)."""
+        self._located = self.model.root(self.path) if self.model is not None else None
 
 
 def covers(outer: Path, inner: Path) -> bool:
@@ -176,6 +190,10 @@ class Story:
     models: list[Model]
     optimizers: list[Optimizer]
     unhandled: list[Unhandled] = dataclasses.field(default_factory=list)  # statements given up on (unknown.py)
+
+    def __post_init__(self) -> None:
+        for event in self.events:
+            event.pin()
 
     def holdings(self) -> Iterator[tuple[Event, Params]]:
         """Every optimizer construction with each set of parameters it was given."""
@@ -200,10 +218,18 @@ class Story:
                 index.setdefault(id(event.model.root()[0]), []).append(event)
         return index
 
+    @functools.cached_property
+    def _by_model_kind(self) -> dict[tuple[int, EventKind], list[Event]]:
+        index: dict[tuple[int, EventKind], list[Event]] = {}
+        for key, events in self._by_model.items():
+            for event in events:
+                index.setdefault((key, event.kind), []).append(event)
+        return index
+
     def of(self, kind: EventKind, model: Model | None = None) -> list[Event]:
         if model is None:
             return self._by_kind[kind]
-        return [e for e in self._by_model.get(id(model), []) if e.kind is kind]
+        return self._by_model_kind.get((id(model), kind), [])
 
     def involves_pretrained_use(self, model: Model) -> bool:
         """The model is, or contains, a library model (or is a function's parameter that may be one): the
@@ -253,11 +279,27 @@ class Story:
         return False
 
     def on(self, model: Model, kinds: Iterable[EventKind] | None = None) -> list[Event]:
-        events = self._by_model.get(id(model), [])
         if kinds is None:
-            return events
-        wanted = set(kinds)
-        return [e for e in events if e.kind in wanted]
+            return self._by_model.get(id(model), [])
+        parts = [self._by_model_kind.get((id(model), kind), []) for kind in dict.fromkeys(kinds)]
+        found = [part for part in parts if part]
+        if len(found) <= 1:
+            return list(found[0]) if found else []
+        return sorted((e for part in found for e in part), key=lambda e: e.order)
+
+    def path_note(self, *events: Event) -> str:
+        """` (when `feature_extract` is True)` when the events a finding rests on (or what happened before them to
+        their models and to what their optimizer holds) were recorded on a branch the file decides: the finding
+        holds on that path. Empty when it holds on every path."""
+        latest = max(e.order for e in events)
+        related: list[Event] = list(events)
+        for event in events:
+            if event.model is not None:
+                related.extend(self.on(event.model.root()[0]))
+            if event.optimizer is not None:
+                related.extend(e for held in event.optimizer.holdings() for e in self.on(held.located()[0]))
+        notes = dict.fromkeys(note for e in related if e.order <= latest for note in e.assumptions)
+        return f" (when {' and '.join(notes)})" if notes else ""
 
     @staticmethod
     def happens_after(later: Event, earlier: Event) -> bool:
@@ -265,6 +307,13 @@ class Story:
         if later.order > earlier.order:
             return True
         return later is not earlier and any(loop in earlier.loops for loop in later.loops)
+
+    @staticmethod
+    def alive_at(built: Event, change: Event) -> bool:
+        """The optimizer `built` made can still update when `change` runs (it was not local to a function that
+        has returned by then)."""
+        optimizer = built.optimizer
+        return optimizer is None or optimizer.dead_after is None or change.order < optimizer.dead_after
 
     def optimizers_over(self, model: Model) -> list[Event]:
         """OPTIMIZER events whose optimizer may hold parameters of `model` (unknown holdings included)."""

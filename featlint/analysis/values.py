@@ -13,6 +13,7 @@ import enum
 import operator
 from collections.abc import Callable, Iterable
 
+from featlint.analysis import calls
 from featlint.analysis import hub_knowledge as hk
 from featlint.analysis import torchvision as tv
 from featlint.analysis.names import DYNAMIC, NameResolver
@@ -94,6 +95,7 @@ class ValueAnalyzer:
         self.names = names
         self._active: set[tuple[int, tuple[int, ...]]] = set()
         self._argparse_defaults: dict[str, list[tuple[cst.BaseExpression, Scope, cst.Call]]] | None = None
+        self._argparse_literals: dict[str, tuple[object, ...] | None] | None = None
 
     # --- kinds --------------------------------------------------------------------------------------
     def kind_of(self, expr: cst.BaseExpression, scope: Scope) -> Kind:
@@ -321,7 +323,7 @@ class ValueAnalyzer:
         if isinstance(expr, cst.Name):
             return self._constant(expr, scope)
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-            if self._is_parsed_arguments(expr.value, scope):
+            if self.is_parsed_arguments(expr.value, scope):
                 return self._argparse_default(expr.attr.value)
         return None
 
@@ -346,7 +348,7 @@ class ValueAnalyzer:
             return found
         return Number(found.value, binding.node, f"`{expr.value}`")
 
-    def _is_parsed_arguments(self, name: cst.Name, scope: Scope) -> bool:
+    def is_parsed_arguments(self, name: cst.Name, scope: Scope) -> bool:
         """`args` bound to `parser.parse_args()` (or to a same-file function that returns it)."""
         bindings = scope.lookup(name.value)
         if len(bindings) != 1 or bindings[0].kind != "assign" or bindings[0].value is None:
@@ -357,7 +359,7 @@ class ValueAnalyzer:
         if not isinstance(value, cst.Call):
             return False
         if isinstance(value.func, cst.Attribute):
-            return value.func.attr.value in ("parse_args", "parse_known_args")
+            return value.func.attr.value in ("parse_args", "parse_known_args") and parses_command_line(value)
         if isinstance(value.func, cst.Name):
             for definition in bindings[0].scope.lookup(value.func.value):
                 if isinstance(definition.node, cst.FunctionDef) and _returns_parsed_arguments(
@@ -365,6 +367,41 @@ class ValueAnalyzer:
                 ):
                     return True
         return False
+
+    def argparse_literal(self, dest: str) -> tuple[object] | None:
+        """What `args.<dest>` holds when the script is run without that option, if every `add_argument` for it
+        agrees: its literal default, False for `store_true` (True for `store_false`), None without a default.
+        None (not a 1-tuple) when the default is not a literal or no `add_argument` names `dest`."""
+        if self._argparse_literals is None:
+            self._argparse_literals = self._collect_argparse_literals()
+        found = self._argparse_literals.get(dest)
+        return found if found is not None and len(found) == 1 else None  # type: ignore[return-value]
+
+    def _collect_argparse_literals(self) -> dict[str, tuple[object, ...] | None]:
+        """Per destination, the distinct literal values it defaults to (None: one of them is not a literal)."""
+        found: dict[str, tuple[object, ...] | None] = {}
+        for site in self.facts.calls:
+            call = site.node
+            if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_argument"):
+                continue
+            dest = _argparse_dest(call)
+            if dest is None:
+                continue
+            default = next((a.value for a in call.args if a.keyword and a.keyword.value == "default"), None)
+            action = next((a.value for a in call.args if a.keyword and a.keyword.value == "action"), None)
+            action_name = calls.string_literal(action) if action is not None else None
+            if default is not None:
+                value = calls.literal(default)
+            elif action_name in ("store_true", "store_false"):
+                value = (action_name == "store_false",)
+            else:
+                value = (None,) if action is None else None
+            known = found.get(dest, ())
+            if value is None or known is None:
+                found[dest] = None
+            elif value[0] not in known:
+                found[dest] = (*known, value[0])
+        return found
 
     def _argparse_default(self, dest: str) -> Number | None:
         if self._argparse_defaults is None:
@@ -403,11 +440,21 @@ def _is_single_index(expr: cst.Subscript) -> bool:
     return len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index)
 
 
+def parses_command_line(call: cst.Call) -> bool:
+    """`parse_args()` of the command line, or of an empty list (a notebook's `parse_args(args=[])`): the
+    defaults hold when no option is given; an explicit argument list may set any of them."""
+    if not call.args:
+        return True
+    value = call.args[0].value
+    return len(call.args) == 1 and isinstance(value, (cst.List, cst.Tuple)) and not value.elements
+
+
 def _returns_parsed_arguments(returns: list[cst.Return]) -> bool:
     return bool(returns) and all(
         isinstance(r.value, cst.Call)
         and isinstance(r.value.func, cst.Attribute)
         and r.value.func.attr.value == "parse_args"
+        and parses_command_line(r.value)
         for r in returns
     )
 

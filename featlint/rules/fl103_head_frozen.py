@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -71,13 +71,17 @@ class HeadFrozen(Rule):
         # one parameter of a layer kept fixed on purpose: the layer still trains
         "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\nNet()\n",
+        # frozen once training is over (before saving or inspecting it), and nothing trains it afterwards
+        "import torch, torchvision\nfrom helpers import fit\nm = torchvision.models.resnet18()\n"
+        "m.fc = torch.nn.Linear(512, 2)\nfit(m, torch.optim.SGD(m.parameters(), lr=0.01))\n"
+        "m.requires_grad_(False)\ntorch.save(m, 'm.pt')\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
         for head in story.of(EventKind.HEAD):
-            if not head.fresh:
-                continue  # a pretrained model or a layer without parameters: freezing it is the point
+            if not head.fresh or head.constructed:
+                continue  # a pretrained model, a layer without parameters, or a layer of the user's own design
             model, head_path = head.located()  # type: ignore[misc]
             for freeze in story.on(model, [EventKind.FREEZE]):
                 path = freeze.located()[1]  # type: ignore[index]
@@ -90,7 +94,8 @@ class HeadFrozen(Rule):
                 yield ctx.report(
                     self, freeze.node,
                     f"this freezes the new `{ctx.code(head.node)}` (replaced on {ctx.where(head.node)}) as well: "
-                    "nothing trains; freeze before replacing the head, or re-enable the head afterwards",
+                    "nothing trains; freeze before replacing the head, or re-enable the head afterwards"
+                    + story.path_note(freeze, head),
                 )
                 break
 

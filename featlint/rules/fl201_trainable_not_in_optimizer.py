@@ -104,6 +104,8 @@ class TrainableNotInOptimizer(Rule):
                 for change in story.on(model, [EventKind.HEAD, EventKind.FREEZE]):
                     if change.order <= built.order or not self._missed(story, change, built, held):
                         continue
+                    if not story.alive_at(built, change):
+                        continue  # the optimizer lived in a function that has returned
                     if story.rebuilt_after(model, change) or story.group_added_after(optimizer, change):
                         continue
                     yield self._report(ctx, change, built)

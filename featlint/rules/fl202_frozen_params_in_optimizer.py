@@ -102,7 +102,8 @@ class FrozenParamsInOptimizer(Rule):
                 self, held.node or built.node,
                 f"the optimizer receives the parameters frozen on {ctx.where(freeze.node)}: "
                 f"{_consequence(built.optimizer)}; pass `filter(lambda p: p.requires_grad, ...)` or only the "
-                "parameters that train",
+                "parameters that train"
+                + story.path_note(freeze, built),
             )
 
     @staticmethod

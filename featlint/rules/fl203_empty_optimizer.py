@@ -85,5 +85,5 @@ class EmptyOptimizer(Rule):
             yield ctx.report(
                 self, built.node,
                 f"every parameter this optimizer receives was frozen ({where}): {consequence}; "
-                "freeze before replacing the head, or re-enable the layers that should train",
+                "freeze before replacing the head, or re-enable the layers that should train" + story.path_note(built),
             )

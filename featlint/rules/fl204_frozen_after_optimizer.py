@@ -83,6 +83,8 @@ class FrozenAfterOptimizer(Rule):
                 path = freeze.located()[1]  # type: ignore[index]
                 if freeze.value is not False or freeze.order <= built.order or not overlaps(held_path, path):
                     continue
+                if not story.alive_at(built, freeze):
+                    continue  # the optimizer lived in a function that has returned
                 if held.filtered and story.frozen_at(model, path, built) is not None:
                     continue  # already frozen when the optimizer was built: it does not hold them
                 if not covers(held_path, path) and held.partial:
@@ -93,6 +95,7 @@ class FrozenAfterOptimizer(Rule):
                     self, freeze.node,
                     f"frozen after the optimizer on {ctx.where(built.node)} was built with these parameters: "
                     "it keeps their momentum and weight-decay state, so they can keep moving; freeze before "
-                    "building the optimizer, or rebuild it from the trainable parameters",
+                    "building the optimizer, or rebuild it from the trainable parameters"
+                    + story.path_note(freeze, built),
                 )
                 break

@@ -90,5 +90,5 @@ class HighFinetuneLearningRate(Rule):
                     self, group.lr,
                     f"lr={number.value:g} is a from-scratch rate, and `{ctx.code(held.node or group.node)}` includes "
                     "pretrained layers: fine-tuning at this rate destroys the pretrained features; give the "
-                    "backbone its own param group with a 10-100x smaller lr",
+                    "backbone its own param group with a 10-100x smaller lr" + story.path_note(built),
                 )

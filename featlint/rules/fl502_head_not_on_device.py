@@ -78,5 +78,6 @@ class HeadNotOnDevice(Rule):
                     self, head.node,
                     f"`{ctx.code(head.node)}` is created after the model was moved on {ctx.where(before[-1].node)}"
                     " and stays on the CPU: the forward pass fails with `Expected all tensors to be on the same "
-                    "device`; move the model after replacing the layer, or create it with `.to(device)`",
+                    "device`; move the model after replacing the layer, or create it with `.to(device)`"
+                    + story.path_note(head, before[-1]),
                 )

@@ -100,7 +100,7 @@ class EvalModeNotReset(Rule):
                 self, event.node,
                 f"`{ctx.code(event.node)}` runs inside the training loop on {ctx.where(loop)} and nothing calls "
                 "`train()` again: from the next epoch on, dropout is off and BatchNorm statistics stay frozen; "
-                "call `model.train()` at the start of each epoch",
+                "call `model.train()` at the start of each epoch" + story.path_note(event),
             )
 
     @staticmethod
