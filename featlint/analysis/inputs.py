@@ -11,17 +11,23 @@ API (built once per file, on first use, as ``FileAnalysis.inputs``):
   * :meth:`Inputs.pipelines`: every `transforms.Compose([...])` with its steps in order;
   * :meth:`Pipeline.final_size`: the transform that fixes the size of the images a pipeline outputs;
   * :meth:`Inputs.models`: every torchvision model built in the file with the weights it loads;
-  * :meth:`Inputs.floats`: a literal sequence of numbers (`mean=(0.485, 0.456, 0.406)`, or a constant).
+  * :meth:`Inputs.floats`: a literal sequence of numbers (`mean=(0.485, 0.456, 0.406)`, or a constant);
+  * :meth:`Inputs.feeds_data`: a pipeline is handed to a data set (`transform=`, a torchvision data set);
+  * :meth:`Inputs.normalises_elsewhere`: the file normalises images some other way than a torchvision
+    `Normalize` (a mean subtracted in a forward or a data set, another library's transform, `weights.transforms()`);
+  * :meth:`Inputs.pretrained_models`: the calls that build a model with pretrained weights, when every model the
+    file builds has them (torchvision classification builders and `timm.create_model(..., pretrained=True)`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 
 from featlint.analysis.architectures import Architectures, Origin, Weights
-from featlint.analysis.calls import argument, keyword
+from featlint.analysis.calls import argument, bool_literal, keyword, model_call, string_literal
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, Scope
 from featlint.startup.deferred import cst
@@ -42,6 +48,24 @@ _SIZE_PRESERVING = frozenset({
 _CROPS = frozenset({"CenterCrop", "RandomCrop", "RandomResizedCrop"})
 # Transforms that output as many channels as they receive.
 _CHANNEL_PRESERVING = (_SIZE_PRESERVING - {"Grayscale"}) | _CROPS | {"Resize", "RandomRotation"}
+# Steps that turn an image into a float tensor: ToTensor divides by 255, ToDtype/ConvertImageDtype may.
+_TO_FLOAT = frozenset({"ToTensor", "ToDtype", "ConvertImageDtype"})
+# Names of calls that normalise images, or build a preprocessing that does (albumentations' and kornia's
+# Normalize, timm's create_transform and data configs, Hugging Face image processors, Keras-style helpers).
+_NORMALISING_CALL = re.compile(
+    r"normali[sz]e|create_transform|data_config|transforms_imagenet|processor|feature_?extractor|preprocess_input",
+    re.IGNORECASE,
+)
+# Names that hold a mean or a std, as normalisation code names them (`IMAGENET_MEAN`, `self.pixel_std`).
+_STATISTIC = re.compile(r"mean|std|avg", re.IGNORECASE)
+# The ImageNet statistics: written anywhere, they are used to normalise somewhere.
+_IMAGENET_STATS = frozenset({0.485, 0.456, 0.406, 0.229, 0.224, 0.225})
+# Model builders whose preprocessing is the caller's: classification (quantized included). Detection models
+# normalise inside their own forward (GeneralizedRCNNTransform).
+_CALLER_NORMALISES = frozenset({"classification", "quantization"})
+_TIMM_CREATE = frozenset({"timm.create_model", "timm.models.create_model"})
+# timm models trained on unnormalised inputs (their pretrained config has mean 0 and std 1).
+_TIMM_UNNORMALISED = ("mobilevit",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +98,16 @@ class Pipeline:
     steps: tuple[Transform | None, ...]
 
     @property
+    def to_float(self) -> bool:
+        """The pipeline outputs float tensors (ToTensor, or a conversion to a float dtype)."""
+        return any(step is not None and step.name in _TO_FLOAT for step in self.steps)
+
+    @property
+    def known(self) -> bool:
+        """Every step is a torchvision transform (no Lambda or class of the user's, which could do anything)."""
+        return all(step is not None and step.name != "Lambda" for step in self.steps)
+
+    @property
     def training(self) -> bool:
         """It augments at random: a training pipeline."""
         return any(step is not None and step.name.startswith("Random") for step in self.steps)
@@ -96,6 +130,7 @@ class Inputs:
         self.facts = facts
         self.names = names
         self.architectures = architectures
+        self._active: set[int] = set()
 
     @functools.cached_property
     def _transforms(self) -> dict[str, list[Transform]]:
@@ -213,3 +248,150 @@ class Inputs:
         """Every torchvision model the file builds, with its weights; None when it also builds a model
         featlint cannot tell (`models.__dict__[arch]()`, timm), which any pipeline might feed."""
         return self._models
+
+    # --- where the images go, and who normalises them ----------------------------------------------------
+    def feeds_data(self, pipeline: Pipeline) -> bool:
+        """The pipeline is handed to a data set: as a `transform=`-like argument of any call, positionally to a
+        torchvision data set or a class of the file, or stored in a `.transform` attribute."""
+        for site in self.facts.calls:
+            callee = self.names.call_name(site.node, site.scope) or ""
+            takes_positional = callee.startswith("torchvision.datasets.") or (
+                isinstance(site.node.func, cst.Name) and site.node.func.value in self.facts.classes
+            )
+            for arg in site.node.args:
+                named = arg.keyword is not None and "transform" in arg.keyword.value.lower()
+                if (named or (arg.keyword is None and takes_positional)) and self._holds(arg.value, site.scope, pipeline):
+                    return True
+        return any(
+            "transform" in store.target.attr.value.lower() and store.value is not None
+            and self._holds(store.value, store.scope, pipeline)
+            for store in self.facts.attribute_stores if isinstance(store.target, cst.Attribute)
+        )
+
+    def _holds(self, expr: cst.BaseExpression, scope: Scope, pipeline: Pipeline) -> bool:
+        """`expr` may evaluate to the pipeline: the call itself, a name bound to it, a dict or list holding it."""
+        if expr is pipeline.call:
+            return True
+        if id(expr) in self._active:
+            return False
+        self._active.add(id(expr))
+        try:
+            if isinstance(expr, cst.Name):
+                return any(
+                    binding.kind == "assign" and binding.value is not None
+                    and self._holds(binding.value, binding.scope, pipeline)
+                    for binding in scope.lookup(expr.value)
+                )
+            if isinstance(expr, cst.Subscript):
+                return self._holds(expr.value, scope, pipeline)
+            if isinstance(expr, cst.IfExp):
+                return self._holds(expr.body, scope, pipeline) or self._holds(expr.orelse, scope, pipeline)
+            if isinstance(expr, cst.Dict):
+                return any(isinstance(e, cst.DictElement) and self._holds(e.value, scope, pipeline) for e in expr.elements)
+            if isinstance(expr, (cst.List, cst.Tuple)):
+                return any(isinstance(e, cst.Element) and self._holds(e.value, scope, pipeline) for e in expr.elements)
+            return False
+        finally:
+            self._active.discard(id(expr))
+
+    @functools.cached_property
+    def _normalises_elsewhere(self) -> bool:
+        for site in self.facts.calls:
+            func = site.node.func
+            short = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            if _NORMALISING_CALL.search(short):
+                return True
+            if isinstance(func, cst.Attribute) and short == "transforms":
+                return True  # weights.transforms()
+            if short in ("sub", "sub_", "div", "div_") and any(_mentions_statistic(arg.value) for arg in site.node.args):
+                return True
+        return any(_normalises(node) for node in _walk(self.architectures.module))
+
+    def normalises_elsewhere(self) -> bool:
+        """Images may be normalised without a torchvision `Normalize`: a mean subtracted or a std divided by
+        anywhere in the file (a model's forward, a data set's `__getitem__`), another library's normalising
+        transform, `weights.transforms()`, an image processor, or the ImageNet statistics written down."""
+        return self._normalises_elsewhere
+
+    @functools.cached_property
+    def _pretrained_models(self) -> tuple[cst.Call, ...] | None:
+        found: list[cst.Call] = []
+        scopes: list[Scope] = []
+        for site in self.facts.calls:
+            pretrained = self._builds_pretrained(site.node, site.scope)
+            if pretrained is False:
+                return None
+            if pretrained:
+                found.append(site.node)
+                scopes.append(site.scope)
+        if not found:
+            return None
+        for classes in self.facts.classes.values():
+            for klass in classes:
+                if self.architectures.values.is_module_class(klass) and not any(
+                    _inside(scope, klass) for scope in scopes
+                ):
+                    return None  # the file's own model, which may be trained from scratch on these images
+        return tuple(found)
+
+    def _builds_pretrained(self, call: cst.Call, scope: Scope) -> bool | None:
+        """True: the call builds a model with pretrained weights; False: it builds a model that may have none,
+        or one featlint cannot tell; None: it builds no model."""
+        built = model_call(self.names, call, scope)
+        if built is not None:
+            if built.builder is None or built.builder.task not in _CALLER_NORMALISES:
+                return False
+            return self.architectures.weights_of(Origin(built.builder, call, scope)).pretrained
+        name = self.names.call_name(call, scope) or ""
+        if name in _TIMM_CREATE:
+            flag = keyword(call, "pretrained")
+            model = string_literal(argument(call, 0, "model_name")) or ""
+            return (
+                flag is not None and bool_literal(flag.value) is True
+                and not any(marker in model for marker in _TIMM_UNNORMALISED)
+            )
+        func = call.func
+        if name == "torch.hub.load" or (isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained"):
+            return False  # a model from elsewhere, with preprocessing of its own
+        return None
+
+    def pretrained_models(self) -> tuple[cst.Call, ...] | None:
+        """The calls that build a model with pretrained weights whose inputs the caller normalises, when every
+        model of the file is one of them: None when the file also builds a model without weights, one with
+        weights featlint cannot tell, a detection model (it normalises itself), a model of another library,
+        or defines an nn.Module of its own that holds none of them."""
+        return self._pretrained_models
+
+
+def _inside(scope: Scope, klass: cst.ClassDef) -> bool:
+    found: Scope | None = scope
+    while found is not None:
+        if found.node is klass:
+            return True
+        found = found.parent
+    return False
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)
+
+
+def _normalises(node: cst.CSTNode) -> bool:
+    """`x - mean`, `x / std`, `x -= self.mean` or an ImageNet statistic written as a number."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Subtract, cst.Divide)):
+        return _mentions_statistic(node.right)
+    if isinstance(node, cst.AugAssign) and isinstance(node.operator, (cst.SubtractAssign, cst.DivideAssign)):
+        return _mentions_statistic(node.value)
+    return isinstance(node, cst.Float) and float(node.evaluated_value) in _IMAGENET_STATS
+
+
+def _mentions_statistic(expr: cst.CSTNode) -> bool:
+    return any(
+        (isinstance(node, cst.Name) and _STATISTIC.search(node.value) is not None)
+        or (isinstance(node, cst.Float) and float(node.evaluated_value) in _IMAGENET_STATS)
+        for node in _walk(expr)
+    )
