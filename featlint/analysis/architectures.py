@@ -393,6 +393,9 @@ class Architectures:
             member = tv.default_member(spec.enum) if text == "DEFAULT" else text
             return Weights(spec.enum, member) if member in tv.weights_members(spec.enum) else Weights.UNKNOWN
         name = self.names.qualified_name(expr, origin.scope)
+        if name is not None and name.startswith("torchvision.") and tv.weights_members(name.rsplit(".", 1)[-1]):
+            # The enum class itself (`weights=ResNet18_Weights`): torchvision takes it as `pretrained=True`.
+            return Weights(spec.enum, spec.legacy_value) if spec.legacy_value else Weights.UNKNOWN
         if name is not None and name.count(".") >= 2:
             enum, member = name.split(".")[-2:]
             if member == "DEFAULT":

@@ -4,6 +4,8 @@ from collections.abc import Iterator
 
 from featlint.analysis import FileAnalysis
 from featlint.analysis.architectures import NewLayer, returned_values
+from featlint.analysis.calls import argument
+from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
@@ -19,7 +21,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
     `F.cross_entropy`: a new head put into a torchvision model that ends in `nn.Softmax`
     (`model.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))`), or a forward of the file's own
     `nn.Module` whose every `return` applies softmax (`F.softmax`, `torch.softmax`, `x.softmax()`, or a
-    `self.<layer>` that is an `nn.Softmax` or ends in one). It stays silent when the file also uses
+    `self.<layer>` that is an `nn.Softmax` or ends in one), or a training loss computed on a softmax
+    (`criterion(F.softmax(outputs, dim=1), labels)`, directly or through a name, in code that calls
+    `backward()`; a softmax given as the soft *target* is fine). It stays silent when the file also uses
     `NLLLoss`, and on softmax applied outside the forward (at inference).
 
     `nn.LogSoftmax` is not reported: log-softmax is idempotent, so cross-entropy over log-softmax outputs
@@ -67,6 +71,11 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "import torch.nn as nn\nclass Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.head = nn.Sequential(nn.Linear(128, 10), nn.Softmax(1))\n"
         "    def forward(self, x):\n        return self.head(x)\ncriterion = nn.CrossEntropyLoss()\n",
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
+        "for x, y in loader:\n    out = model(x)\n    probs = F.softmax(out, dim=1)\n    loss = criterion(probs, y)\n"
+        "    loss.backward()\n",
+        "import torch\nimport torch.nn.functional as F\ndef step(model, x, y):\n"
+        "    loss = F.cross_entropy(torch.softmax(model(x), 1), y)\n    loss.backward()\n",
     )
     silent = (
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
@@ -81,6 +90,11 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "        return F.softmax(self.fc(x), dim=1)\ncriterion = nn.CrossEntropyLoss()\n",
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
         "m.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))\ncriterion = nn.MSELoss()\n",
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
+        "def validate(model, x, y):\n    with torch.no_grad():\n        return criterion(F.softmax(model(x), 1), y)\n",
+        "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
+        "for x, y in loader:\n    out = model(x)\n    loss = criterion(out, F.softmax(teacher(x), dim=1))\n"
+        "    loss.backward()\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -100,12 +114,62 @@ class SoftmaxBeforeCrossEntropy(Rule):
                     "squashed into [0, 1], gradients shrink and training stalls; drop the Softmax and apply it "
                     "only at inference",
                 )
+        for softmax, loss in _softmax_into_loss(ctx.analysis):
+            yield ctx.report(
+                self, softmax,
+                f"this softmax is the input of the cross-entropy on line {ctx.line(loss)}, which applies log-softmax "
+                "itself: the training loss sees probabilities squashed into [0, 1], gradients shrink and training "
+                "stalls; pass the logits to the loss and apply softmax only for predictions",
+            )
         for node in _softmax_forwards(ctx.analysis):
             yield ctx.report(
                 self, node,
                 f"this forward returns a softmax and {where()}: it gets probabilities squashed into [0, 1], "
                 f"gradients shrink and training stalls; return the logits and apply softmax only at inference",
             )
+
+
+def _softmax_into_loss(analysis: FileAnalysis) -> Iterator[tuple[cst.Call, cst.Call]]:
+    """`criterion(F.softmax(outputs, 1), labels)` (or the softmax held in a name first) where `criterion` is an
+    `nn.CrossEntropyLoss()` or the call is `F.cross_entropy`, in a scope that calls `backward()`: a training
+    loss. A validation loss computed the same way changes no weight and is not reported."""
+    facts, names = analysis.facts, analysis.names
+    training = {id(site.scope) for site in facts.calls
+                if isinstance(site.node.func, cst.Attribute) and site.node.func.attr.value == "backward"}
+    for site in facts.calls:
+        if id(site.scope) not in training or not _is_cross_entropy(analysis, site.node, site.scope):
+            continue
+        given = argument(site.node, 0, "input")
+        softmax = _softmax_value(names, given, site.scope) if given is not None else None
+        if softmax is not None:
+            yield softmax, site.node
+
+
+def _is_cross_entropy(analysis: FileAnalysis, call: cst.Call, scope: Scope) -> bool:
+    names = analysis.names
+    if names.call_name(call, scope) == "torch.nn.functional.cross_entropy":
+        return True
+    if not isinstance(call.func, cst.Name):
+        return False
+    bindings = scope.lookup(call.func.value)
+    return bool(bindings) and all(
+        b.kind == "assign" and not b.element and isinstance(b.value, cst.Call)
+        and names.call_name(b.value, b.scope) == "torch.nn.CrossEntropyLoss"
+        for b in bindings
+    )
+
+
+def _softmax_value(names: NameResolver, expr: cst.BaseExpression, scope: Scope) -> cst.Call | None:
+    """The softmax call `expr` is, or that every binding of the name `expr` holds."""
+    if isinstance(expr, cst.Call):
+        func = expr.func
+        return expr if isinstance(func, cst.Attribute) and func.attr.value == "softmax" else None
+    if isinstance(expr, cst.Name):
+        bindings = scope.lookup(expr.value)
+        found = [_softmax_value(names, b.value, b.scope) if b.kind == "assign" and not b.element and b.value is not None
+                 and not isinstance(b.value, cst.Name) else None for b in bindings]
+        return found[0] if found and all(found) else None
+    return None
 
 
 def _final_softmax(layer: NewLayer | None) -> NewLayer | None:
