@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from featlint.analysis.architectures import Architectures, Origin, Weights
-from featlint.analysis.calls import argument, bool_literal, keyword, model_call, string_literal
+from featlint.analysis.calls import TIMM_CREATE, argument, bool_literal, keyword, model_call, string_literal
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, Scope
 from featlint.startup.deferred import cst
@@ -63,7 +63,6 @@ _IMAGENET_STATS = frozenset({0.485, 0.456, 0.406, 0.229, 0.224, 0.225})
 # Model builders whose preprocessing is the caller's: classification (quantized included). Detection models
 # normalise inside their own forward (GeneralizedRCNNTransform).
 _CALLER_NORMALISES = frozenset({"classification", "quantization"})
-_TIMM_CREATE = frozenset({"timm.create_model", "timm.models.create_model"})
 # timm models trained on unnormalised inputs (their pretrained config has mean 0 and std 1).
 _TIMM_UNNORMALISED = ("mobilevit",)
 
@@ -343,7 +342,7 @@ class Inputs:
                 return False
             return self.architectures.weights_of(Origin(built.builder, call, scope)).pretrained
         name = self.names.call_name(call, scope) or ""
-        if name in _TIMM_CREATE:
+        if name in TIMM_CREATE:
             flag = keyword(call, "pretrained")
             model = string_literal(argument(call, 0, "model_name")) or ""
             return (

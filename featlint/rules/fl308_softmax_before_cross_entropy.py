@@ -18,7 +18,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
     """
     ## What it does
     Finds a model whose output is already a softmax while the file trains it with `nn.CrossEntropyLoss` or
-    `F.cross_entropy`: a new head put into a torchvision model that ends in `nn.Softmax`
+    `F.cross_entropy`: a new head put into a torchvision or timm model that ends in `nn.Softmax`
     (`model.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))`), or a forward of the file's own
     `nn.Module` whose every `return` applies softmax (`F.softmax`, `torch.softmax`, `x.softmax()`, or a
     `self.<layer>` that is an `nn.Softmax` or ends in one), or a training loss computed on a softmax
@@ -76,6 +76,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "    loss.backward()\n",
         "import torch\nimport torch.nn.functional as F\ndef step(model, x, y):\n"
         "    loss = F.cross_entropy(torch.softmax(model(x), 1), y)\n    loss.backward()\n",
+        "import timm\nimport torch.nn as nn\nmodel = timm.create_model('resnet50', pretrained=True)\n"
+        "model.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))\ncriterion = nn.CrossEntropyLoss()\n",
     )
     silent = (
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
@@ -114,6 +116,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
                     "squashed into [0, 1], gradients shrink and training stalls; drop the Softmax and apply it "
                     "only at inference",
                 )
+        for target, softmax in _timm_heads(ctx.analysis):
+            yield ctx.report(
+                self, softmax.node,
+                f"`{ctx.code(target)}` ends in nn.Softmax and {where()}: it gets probabilities squashed into [0, 1], "
+                "gradients shrink and training stalls; drop the Softmax and apply it only at inference",
+            )
         for softmax, loss in _softmax_into_loss(ctx.analysis):
             yield ctx.report(
                 self, softmax,
@@ -127,6 +135,17 @@ class SoftmaxBeforeCrossEntropy(Rule):
                 f"this forward returns a softmax and {where()}: it gets probabilities squashed into [0, 1], "
                 f"gradients shrink and training stalls; return the logits and apply softmax only at inference",
             )
+
+
+def _timm_heads(analysis: FileAnalysis) -> Iterator[tuple[cst.BaseExpression, NewLayer]]:
+    """A layer ending in nn.Softmax put into a timm model (`model.head = nn.Sequential(..., nn.Softmax(1))`)."""
+    archs = analysis.architectures
+    for store in analysis.facts.attribute_stores:
+        if store.value is None or not isinstance(store.target, cst.Attribute):
+            continue
+        softmax = _final_softmax(archs.new_layer(store.value, store.scope))
+        if softmax is not None and archs.is_timm_model(store.target.value, store.scope):
+            yield store.target, softmax
 
 
 def _softmax_into_loss(analysis: FileAnalysis) -> Iterator[tuple[cst.Call, cst.Call]]:
