@@ -155,6 +155,9 @@ class HeadClassesMismatch(Rule):
         "m.fc = nn.Linear(512, 2)\n",
         "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.CIFAR10('data')\n"
         "extra = datasets.ImageFolder('more')\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 12)\n",
+        "import timm\nimport torch.nn as nn\nfrom torchvision import models\n"
+        "trunk = timm.create_model('resnet50', pretrained=True, num_classes=0)\n"
+        "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 4)\n",
         "import torch.nn as nn\nfrom torchvision import models\nclasses = sorted(os.listdir('data'))\n"
         "NUM_CLASSES = 10\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 3)\n",
         "import torch.nn as nn\nfrom torchvision import models\nNUM_CLASSES = 10\nm = models.resnet18(weights='DEFAULT')\n"
@@ -229,6 +232,8 @@ def _declared(analysis: FileAnalysis, source: str) -> _Declared | None:
         if given is None:
             continue
         count = _count(analysis, given.value, site.scope)
+        if count == 0:
+            continue  # `timm.create_model(..., num_classes=0)`: no classifier at all, a feature extractor
         if count is None:
             return None
         callee = analysis.names.call_name(site.node, site.scope)
