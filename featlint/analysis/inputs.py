@@ -380,7 +380,13 @@ def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
 
 
 def _normalises(node: cst.CSTNode) -> bool:
-    """`x - mean`, `x / std`, `x -= self.mean` or an ImageNet statistic written as a number."""
+    """`x - mean`, `x / std`, `x -= self.mean`, a shift by a fractional constant (`(x - 0.5) / 0.5`), a
+    rescale to [-1, 1] (`x * 2 - 1`), or an ImageNet statistic written as a number."""
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Subtract):
+        if isinstance(node.right, cst.Float) or (
+            isinstance(node.left, cst.BinaryOperation) and isinstance(node.left.operator, cst.Multiply)
+        ):
+            return True
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, (cst.Subtract, cst.Divide)):
         return _mentions_statistic(node.right)
     if isinstance(node, cst.AugAssign) and isinstance(node.operator, (cst.SubtractAssign, cst.DivideAssign)):

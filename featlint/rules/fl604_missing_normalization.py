@@ -20,8 +20,8 @@ class MissingNormalization(Rule):
 
     It stays silent when the file normalises in any other way: a `Normalize` anywhere, `weights.transforms()`,
     timm's `create_transform` or `resolve_data_config`, another library's normalising transform, or a mean
-    subtracted (a std divided by) in a model's `forward` or a data set's `__getitem__`. It also stays silent
-    when any model of the file may be trained from scratch or cannot be told (built without weights, weights
+    subtracted or a std divided by (`(x - 0.5) / 0.5` too) in a model's `forward` or a data set's
+    `__getitem__`. It also stays silent when any model of the file may be trained from scratch or cannot be told (built without weights, weights
     from a command-line flag, the file's own `nn.Module` that holds no pretrained model, a detection model,
     which normalises inside itself), and on pipelines with a `Lambda` or a transform of the user's own.
 
@@ -98,6 +98,11 @@ class MissingNormalization(Rule):
         "import albumentations as A\nfrom torchvision import datasets, models, transforms\nm = models.resnet18(weights='DEFAULT')\n"
         "aug = A.Compose([A.Normalize()])\nt = transforms.Compose([transforms.ToTensor()])\n"
         "ds = datasets.CIFAR10('data', transform=t)\n",
+        "from torch.utils.data import Dataset\nfrom torchvision import models, transforms\n"
+        "m = models.resnet18(weights='DEFAULT')\nclass Images(Dataset):\n    def __init__(self, transform):\n"
+        "        self.transform = transform\n    def __getitem__(self, i):\n"
+        "        return (self.transform(load(i)) - 0.5) / 0.5\n"
+        "ds = Images(transforms.Compose([transforms.Resize(224), transforms.ToTensor()]))\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
