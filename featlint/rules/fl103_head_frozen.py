@@ -63,6 +63,10 @@ class HeadFrozen(Rule):
         # one parameter of a layer kept fixed on purpose: the layer still trains
         "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\nNet()\n",
+        # frozen once training is over, to export or inspect the model
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
+        "opt = torch.optim.SGD(m.parameters(), lr=0.01)\nfor x, y in loader:\n"
+        "    torch.nn.functional.cross_entropy(m(x), y).backward()\n    opt.step()\nm.requires_grad_(False)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -77,7 +81,7 @@ class HeadFrozen(Rule):
                     continue
                 if freeze.partial or not covers(path, head_path):
                     continue
-                if self._re_enabled(story, freeze, head_path):
+                if self._re_enabled(story, freeze, head_path) or self._after_training(story, head, freeze):
                     continue
                 yield ctx.report(self, freeze.node, self._message(ctx, story, freeze, head, path, head_path))
                 break
@@ -101,6 +105,18 @@ class HeadFrozen(Rule):
         return (
             f"this freezes {what}, {new} included: {effect}; freeze before replacing the head, or re-enable the "
             "head afterwards"
+        )
+
+    @staticmethod
+    def _after_training(story: Story, head: Event, freeze: Event) -> bool:
+        """The model was trained (an optimizer step, a backward, or code the file does not show) between the head
+        replacement and the freeze, and nothing uses it for training afterwards: a freeze at the end of the
+        script (to inspect or export the model) freezes nothing that is still to train."""
+        model = freeze.located()[0]  # type: ignore[index]
+        training = [*story.of(EventKind.STEP), *story.of(EventKind.BACKWARD), *story.on(model, [EventKind.ESCAPE])]
+        later = [*training, *story.on(model, [EventKind.OPTIMIZER])]
+        return any(head.order < e.order < freeze.order for e in training) and not any(
+            e.order > freeze.order or story.happens_after(e, freeze) for e in later
         )
 
     @staticmethod
