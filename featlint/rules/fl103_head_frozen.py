@@ -114,7 +114,7 @@ class HeadFrozen(Rule):
         script (to inspect or export the model) freezes nothing that is still to train."""
         model = freeze.located()[0]  # type: ignore[index]
         training = [*story.of(EventKind.STEP), *story.of(EventKind.BACKWARD), *story.on(model, [EventKind.ESCAPE])]
-        later = [*training, *story.on(model, [EventKind.OPTIMIZER])]
+        later = [*training, *story.optimizers_over(model)]
         return any(head.order < e.order < freeze.order for e in training) and not any(
             e.order > freeze.order or story.happens_after(e, freeze) for e in later
         )
