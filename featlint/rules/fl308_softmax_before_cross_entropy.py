@@ -78,6 +78,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "    loss = F.cross_entropy(torch.softmax(model(x), 1), y)\n    loss.backward()\n",
         "import timm\nimport torch.nn as nn\nmodel = timm.create_model('resnet50', pretrained=True)\n"
         "model.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))\ncriterion = nn.CrossEntropyLoss()\n",
+        "import torch.nn as nn\nsoftmax = nn.Softmax(dim=1)\ncriterion = nn.CrossEntropyLoss()\nfor x, y in loader:\n"
+        "    loss = criterion(softmax(model(x)), y)\n    loss.backward()\n",
     )
     silent = (
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
@@ -182,13 +184,27 @@ def _softmax_value(names: NameResolver, expr: cst.BaseExpression, scope: Scope) 
     """The softmax call `expr` is, or that every binding of the name `expr` holds."""
     if isinstance(expr, cst.Call):
         func = expr.func
-        return expr if isinstance(func, cst.Attribute) and func.attr.value == "softmax" else None
+        if isinstance(func, cst.Attribute) and func.attr.value == "softmax":
+            return expr  # F.softmax(x), torch.softmax(x), x.softmax(1)
+        return expr if _is_softmax_layer(names, func, scope) else None  # nn.Softmax(1)(x), or a name bound to one
     if isinstance(expr, cst.Name):
         bindings = scope.lookup(expr.value)
         found = [_softmax_value(names, b.value, b.scope) if b.kind == "assign" and not b.element and b.value is not None
                  and not isinstance(b.value, cst.Name) else None for b in bindings]
         return found[0] if found and all(found) else None
     return None
+
+
+def _is_softmax_layer(names: NameResolver, expr: cst.BaseExpression, scope: Scope) -> bool:
+    if isinstance(expr, cst.Call):
+        return names.call_name(expr, scope) == "torch.nn.Softmax"
+    if isinstance(expr, cst.Name):
+        bindings = scope.lookup(expr.value)
+        return bool(bindings) and all(
+            b.kind == "assign" and not b.element and isinstance(b.value, cst.Call)
+            and names.call_name(b.value, b.scope) == "torch.nn.Softmax" for b in bindings
+        )
+    return False
 
 
 def _final_softmax(layer: NewLayer | None) -> NewLayer | None:
