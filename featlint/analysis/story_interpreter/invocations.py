@@ -1,0 +1,88 @@
+"""The file's own functions and classes: a call interprets the callee's body with the arguments bound (its
+events recorded at the call, its return value handed back), a class call runs `__init__` on a new instance,
+and a function nobody calls is interpreted on its own with unknown models for parameters."""
+
+from __future__ import annotations
+
+from featlint.analysis.scopes import Scope, method_of
+from featlint.analysis.story import EventKind
+from featlint.analysis.story_interpreter.frame import Frame
+from featlint.analysis.story_interpreter.recorder import Recorder
+from featlint.analysis.story_interpreter.values import FunctionRef, Namespace, Ref
+from featlint.startup.deferred import cst
+
+MAX_DEPTH = 4  # nested calls into the file's own functions
+
+
+class Invocations(Recorder):
+    def _standalone(self, node: cst.FunctionDef, scope: Scope) -> None:
+        """A function nobody calls in this file: its parameters are models we know nothing about."""
+        self.reached.add(node)
+        env: dict[str, object] = {}
+        params = [*node.params.posonly_params, *node.params.params, *node.params.kwonly_params]
+        for index, param in enumerate(params):
+            name = param.name.value
+            if index == 0 and scope.owner_class is not None:
+                env[name] = self._instance(scope.owner_class, node)
+            elif param.default is None:
+                env[name] = Ref(self._model(param, from_parameter=True))
+        frame = Frame(scope, env, no_grad=self._no_grad_decorated(node))
+        self._block(node.body, frame)
+
+    def _instance(self, cls: cst.ClassDef, node: cst.CSTNode) -> object:
+        if self.values.is_module_class(cls):
+            return Ref(self._model(node, user_class=cls))
+        return Namespace(cls)
+
+    def _invoke(self, function: FunctionRef, call: cst.Call, args: list[object], frame: Frame) -> object:
+        node = function.node
+        if isinstance(node, cst.ClassDef):
+            return self._construct(node, call, args, frame)
+        if node in self._active or frame.depth >= MAX_DEPTH or self._budget <= 0:
+            self._escape(call, args, frame)
+            return None
+        scope = self.facts.scopes.get(node)
+        if scope is None:
+            return None
+        self.reached.add(node)
+        env = self._bind_arguments(node, call, args, function.bound)
+        callee = Frame(
+            scope, env, inherited_condition=frame.conditional, loops=frame.loops,
+            no_grad=frame.no_grad or self._no_grad_decorated(node), depth=frame.depth + 1,
+        )
+        self._active.append(node)
+        try:
+            self._block(node.body, callee)
+        finally:
+            self._active.pop()
+        results = callee.returned
+        if len(results) == 1 or (results and all(r is results[0] for r in results)):
+            return results[0]
+        return None
+
+    def _construct(self, cls: cst.ClassDef, call: cst.Call, args: list[object], frame: Frame) -> object:
+        instance = self._instance(cls, call)
+        if isinstance(instance, Ref):
+            self._event(EventKind.BUILD, call, frame, instance)
+        init = method_of(cls, "__init__")
+        if init is not None:
+            self._invoke(FunctionRef(init, instance), call, args, frame)
+        return instance
+
+    @staticmethod
+    def _bind_arguments(node: cst.FunctionDef, call: cst.Call, args: list[object], bound: object) -> dict[str, object]:
+        params = [*node.params.posonly_params, *node.params.params]
+        env: dict[str, object] = {}
+        if bound is not None and params:
+            env[params[0].name.value] = bound
+            params = params[1:]
+        positional = [value for arg, value in zip(call.args, args) if arg.keyword is None and not arg.star]
+        if any(arg.star for arg in call.args):
+            return env
+        for param, value in zip(params, positional):
+            env[param.name.value] = value
+        names = {p.name.value for p in (*params, *node.params.kwonly_params)}
+        for arg, value in zip(call.args, args):
+            if arg.keyword is not None and arg.keyword.value in names:
+                env[arg.keyword.value] = value
+        return env
