@@ -4,7 +4,7 @@ module's plain attribute), told for the value it assigns: FL101 and FL102 share 
 from __future__ import annotations
 
 from featlint.analysis.calls import bool_literal
-from featlint.analysis.scopes import AttributeStore
+from featlint.analysis.scopes import AttributeStore, Scope
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
 
@@ -15,7 +15,10 @@ def unchanged(ctx: FileContext, store: AttributeStore, action: str) -> str:
     augmented assignment (`|=`) reads the attribute first, which does not exist: it raises."""
     if isinstance(store.statement, cst.AugAssign) and store.target.attr.value != "requires_grad_":
         return f"`{ctx.code(store.target)}` does not exist, so reading it for the augmented assignment raises `AttributeError`"
-    flag = bool_literal(store.value)
+    flag = _flag(store.value, store.scope, 0)
+    if flag is not None and bool_literal(store.value) is None:
+        assert store.value is not None
+        action = f"{action} (`{ctx.code(store.value)}` is {flag} here)"
     if flag is False:
         return (
             f"{action} and freezes nothing: the parameters keep their `requires_grad` (True unless something else froze them) "
@@ -31,3 +34,21 @@ def unchanged(ctx: FileContext, store: AttributeStore, action: str) -> str:
         f"{action} and changes nothing whatever {value} is: the parameters keep their `requires_grad`, so when it "
         "is False they keep training, and when it is True any that were frozen stay frozen"
     )
+
+
+def _flag(expr: cst.BaseExpression | None, scope: Scope, depth: int) -> bool | None:
+    """The value of a flag the file fixes: a literal, `not` of one, or a name bound once to one
+    (`feature_extract = True` ... `= not feature_extract`); None when it can vary."""
+    if expr is None or depth > 10:
+        return None
+    literal = bool_literal(expr)
+    if literal is not None:
+        return literal
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        inner = _flag(expr.expression, scope, depth + 1)
+        return None if inner is None else not inner
+    if isinstance(expr, cst.Name):
+        bindings = scope.lookup(expr.value)
+        if len(bindings) == 1 and bindings[0].kind == "assign" and not bindings[0].element:
+            return _flag(bindings[0].value, bindings[0].scope, depth + 1)
+    return None
