@@ -3,7 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from featlint.analysis import torchvision as tv
-from featlint.analysis.inputs import Inputs
+from featlint.analysis.calls import bool_literal, keyword
+from featlint.analysis.inputs import Inputs, Pipeline
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -118,10 +119,19 @@ class MissingNormalization(Rule):
             yield ctx.report(
                 self, pipeline.call,
                 f"this pipeline feeds images to a data set with no Normalize, while the model on line "
-                f"{ctx.line(model)} is built with pretrained weights: its features see pixels in [0, 1] instead of "
+                f"{ctx.line(model)} is built with pretrained weights: its features see pixels in {_range(pipeline)} instead of "
                 f"the statistics they were trained on, so every image is off the distribution they expect; "
                 f"{_advice(inputs, model)}",
             )
+
+
+def _range(pipeline: Pipeline) -> str:
+    """What the tensors hold: ToTensor and ConvertImageDtype scale to [0, 1], v2's ToDtype only with scale=True."""
+    for step in pipeline.steps:
+        if step is not None and step.name == "ToDtype":
+            scale = keyword(step.call, "scale")
+            return "[0, 1]" if scale is not None and bool_literal(scale.value) is True else "[0, 255]"
+    return "[0, 1]"
 
 
 def _advice(inputs: Inputs, model: cst.Call) -> str:
