@@ -15,9 +15,9 @@ class FrozenParamsInOptimizer(Rule):
     `SGD(model.parameters())` after a freezing loop.
 
     ## Why is this bad?
-    The frozen parameters get no gradient, so today the optimizer mostly skips them, but it still keeps
-    state for them, and as soon as anything unfreezes them later (or `zero_grad(set_to_none=False)` leaves
-    zero gradients) momentum and weight decay start moving the "frozen" backbone without any warning.
+    The frozen parameters get no gradient, so today the optimizer skips them, but it holds them: as soon as
+    anything unfreezes them later (or `zero_grad(set_to_none=False)` leaves zero gradients) momentum and
+    weight decay start moving the "frozen" backbone without any warning.
     Passing only what trains says what you mean.
 
     ## Example
@@ -95,9 +95,10 @@ class FrozenParamsInOptimizer(Rule):
                 continue  # nothing it holds can train: FL203 says so
             yield ctx.report(
                 self, held.node or built.node,
-                f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: they only cost "
-                "optimizer state and start moving silently if anything unfreezes them; pass "
-                "`filter(lambda p: p.requires_grad, ...)` or only the parameters that train",
+                f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: it skips them while "
+                "they have no gradient, but once they have one (unfrozen later, or zeroed rather than cleared) "
+                "momentum and weight decay move the \"frozen\" weights; pass `filter(lambda p: p.requires_grad, ...)` "
+                "or only the parameters that train",
             )
 
     @staticmethod
