@@ -22,7 +22,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
     (`model.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))`), or a forward of the file's own
     `nn.Module` whose every `return` applies softmax (`F.softmax`, `torch.softmax`, `x.softmax()`, or a
     `self.<layer>` that is an `nn.Softmax` or ends in one), or a training loss computed on a softmax
-    (`criterion(F.softmax(outputs, dim=1), labels)`, directly or through a name, in code that calls
+    (`criterion(F.softmax(outputs, dim=1), labels)`, directly or through a name, whose result goes to
     `backward()`; a softmax given as the soft *target* is fine). It stays silent when the file also uses
     `NLLLoss`, and on softmax applied outside the forward (at inference).
 
@@ -96,6 +96,9 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "m.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))\ncriterion = nn.MSELoss()\n",
         "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
         "def validate(model, x, y):\n    with torch.no_grad():\n        return criterion(F.softmax(model(x), 1), y)\n",
+        "import torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\nfor x, y in loader:\n"
+        "    loss = criterion(model(x), y)\n    loss.backward()\nfor x, y in val_loader:\n"
+        "    val_loss = criterion(F.softmax(model(x), dim=1), y)\n",
         "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
         "for x, y in loader:\n    out = model(x)\n    loss = criterion(out, F.softmax(teacher(x), dim=1))\n"
         "    loss.backward()\n",
@@ -152,18 +155,40 @@ def _timm_heads(analysis: FileAnalysis) -> Iterator[tuple[cst.BaseExpression, Ne
 
 def _softmax_into_loss(analysis: FileAnalysis) -> Iterator[tuple[cst.Call, cst.Call]]:
     """`criterion(F.softmax(outputs, 1), labels)` (or the softmax held in a name first) where `criterion` is an
-    `nn.CrossEntropyLoss()` or the call is `F.cross_entropy`, in a scope that calls `backward()`: a training
-    loss. A validation loss computed the same way changes no weight and is not reported."""
-    facts, names = analysis.facts, analysis.names
-    training = {id(site.scope) for site in facts.calls
-                if isinstance(site.node.func, cst.Attribute) and site.node.func.attr.value == "backward"}
-    for site in facts.calls:
-        if id(site.scope) not in training or not _is_cross_entropy(analysis, site.node, site.scope):
+    `nn.CrossEntropyLoss()` or the call is `F.cross_entropy`, and the loss is backpropagated (`loss.backward()`
+    on it, or on a name bound to an expression holding it). A validation loss computed the same way changes no
+    weight and is not reported."""
+    names = analysis.names
+    for loss, scope in _backpropagated(analysis):
+        for node in _walk(loss):
+            if isinstance(node, cst.Call) and _is_cross_entropy(analysis, node, scope):
+                given = argument(node, 0, "input")
+                softmax = _softmax_value(names, given, scope) if given is not None else None
+                if softmax is not None:
+                    yield softmax, node
+
+
+def _backpropagated(analysis: FileAnalysis) -> Iterator[tuple[cst.BaseExpression, Scope]]:
+    """The expressions `backward()` is called on: `X.backward()` itself, and every value bound to the name X."""
+    for site in analysis.facts.calls:
+        func = site.node.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value == "backward"):
             continue
-        given = argument(site.node, 0, "input")
-        softmax = _softmax_value(names, given, site.scope) if given is not None else None
-        if softmax is not None:
-            yield softmax, site.node
+        yield func.value, site.scope
+        if isinstance(func.value, cst.Name):
+            for binding in site.scope.lookup(func.value.value):
+                if binding.kind == "assign" and binding.value is not None:
+                    yield binding.value, binding.scope
+
+
+def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The node and everything inside it, stopping at lambdas (a loss expression is small)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        if not isinstance(current, cst.Lambda):
+            stack.extend(current.children)
 
 
 def _is_cross_entropy(analysis: FileAnalysis, call: cst.Call, scope: Scope) -> bool:
