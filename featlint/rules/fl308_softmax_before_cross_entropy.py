@@ -148,8 +148,10 @@ def _timm_heads(analysis: FileAnalysis) -> Iterator[tuple[cst.BaseExpression, Ne
     for store in analysis.facts.attribute_stores:
         if store.value is None or not isinstance(store.target, cst.Attribute):
             continue
+        if not archs.is_timm_model(store.target.value, store.scope):
+            continue
         softmax = _final_softmax(archs.new_layer(store.value, store.scope))
-        if softmax is not None and archs.is_timm_model(store.target.value, store.scope):
+        if softmax is not None:
             yield store.target, softmax
 
 
@@ -159,9 +161,13 @@ def _softmax_into_loss(analysis: FileAnalysis) -> Iterator[tuple[cst.Call, cst.C
     on it, or on a name bound to an expression holding it). A validation loss computed the same way changes no
     weight and is not reported."""
     names = analysis.names
+    seen: set[int] = set()
     for loss, scope in _backpropagated(analysis):
-        for node in _walk(loss):
-            if isinstance(node, cst.Call) and _is_cross_entropy(analysis, node, scope):
+        if id(loss) in seen:
+            continue
+        seen.add(id(loss))
+        for node in _calls_in(loss):
+            if _is_cross_entropy(analysis, node, scope):
                 given = argument(node, 0, "input")
                 softmax = _softmax_value(names, given, scope) if given is not None else None
                 if softmax is not None:
@@ -181,14 +187,23 @@ def _backpropagated(analysis: FileAnalysis) -> Iterator[tuple[cst.BaseExpression
                     yield binding.value, binding.scope
 
 
-def _walk(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
-    """The node and everything inside it, stopping at lambdas (a loss expression is small)."""
-    stack = [node]
+def _calls_in(expr: cst.BaseExpression) -> Iterator[cst.Call]:
+    """The calls a loss expression is made of: `criterion(...)`, its `.mean()`, sums and scalings of losses, and
+    the calls they are arguments of (`torch.mean(criterion(...))`)."""
+    stack = [expr]
     while stack:
         current = stack.pop()
-        yield current
-        if not isinstance(current, cst.Lambda):
-            stack.extend(current.children)
+        if isinstance(current, cst.Call):
+            yield current
+            stack.extend(arg.value for arg in current.args)
+            if isinstance(current.func, cst.Attribute):
+                stack.append(current.func.value)
+        elif isinstance(current, cst.BinaryOperation):
+            stack.extend((current.left, current.right))
+        elif isinstance(current, cst.UnaryOperation):
+            stack.append(current.expression)
+        elif isinstance(current, (cst.Attribute, cst.Subscript)):
+            stack.append(current.value)
 
 
 def _is_cross_entropy(analysis: FileAnalysis, call: cst.Call, scope: Scope) -> bool:
