@@ -112,7 +112,7 @@ class MissingNormalization(Rule):
             return
         pipelines = [p for p in inputs.pipelines() if p.to_float and p.known and inputs.feeds_data(p)]
         models = inputs.pretrained_models() if pipelines else None
-        if not models or inputs.normalises_elsewhere():
+        if not models or inputs.normalises_elsewhere(ctx.source):
             return
         model = models[0]
         for pipeline in pipelines:
