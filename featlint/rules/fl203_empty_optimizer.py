@@ -87,23 +87,26 @@ class EmptyOptimizer(Rule):
             yield ctx.report(
                 self, built.node,
                 f"every parameter this optimizer receives was frozen (line {where}): "
-                f"{_consequence(ctx, story, built, list(models))}; {_advice(ctx, story, built, list(models))}",
+                f"{_consequence(story, built, list(models))}; {_advice(ctx, story, built, list(models))}",
             )
 
 
-def _consequence(ctx: FileContext, story: Story, built: Event, models: list[Model]) -> str:
+def _consequence(story: Story, built: Event, models: list[Model]) -> str:
     """The failure that actually occurs: the constructor's for an empty list of tensors, backward's when nothing
     in the model requires a gradient, otherwise none at all."""
     optimizer = built.optimizer
     assert optimizer is not None
-    if len(optimizer.groups) == 1 and all(p.filtered for p in optimizer.holdings()) and _plain(ctx, optimizer):
-        return "the filtered list is empty and the constructor raises `ValueError: optimizer got an empty parameter list`"
+    if len(optimizer.groups) == 1 and all(p.filtered for p in optimizer.holdings()) and _plain(optimizer):
+        return (
+            "the `requires_grad` filter leaves nothing and the constructor raises `ValueError: optimizer got an "
+            "empty parameter list`"
+        )
     if all(_frozen_for_good(story, model, built) for model in models):
         return "nothing in the model requires a gradient, so `loss.backward()` raises `element 0 of tensors does not require grad`"
     return "`optimizer.step()` never changes a weight, so nothing trains"
 
 
-def _plain(ctx: FileContext, optimizer: Optimizer) -> bool:
+def _plain(optimizer: Optimizer) -> bool:
     """The optimizer's first argument is an iterable of tensors, not param-group dicts (an empty list of dicts
     does not raise: each group is just empty)."""
     node = argument(optimizer.node, 0, "params")
