@@ -61,6 +61,8 @@ _NORMALISING_CALL = re.compile(
 _STATISTIC = re.compile(r"mean|std|avg", re.IGNORECASE)
 # The ImageNet statistics: written anywhere, they are used to normalise somewhere.
 _IMAGENET_STATS = frozenset({0.485, 0.456, 0.406, 0.229, 0.224, 0.225})
+# Tensor methods that subtract or divide (`x.sub_(mean).div_(std)`).
+_IN_PLACE = frozenset({"sub", "sub_", "div", "div_"})
 # Model builders whose preprocessing is the caller's: classification (quantized included). Detection models
 # normalise inside their own forward (GeneralizedRCNNTransform).
 _CALLER_NORMALISES = frozenset({"classification", "quantization"})
@@ -260,7 +262,8 @@ class Inputs:
             )
             for arg in site.node.args:
                 named = arg.keyword is not None and "transform" in arg.keyword.value.lower()
-                if (named or (arg.keyword is None and takes_positional)) and self._holds(arg.value, site.scope, pipeline):
+                given = named or (arg.keyword is None and takes_positional)
+                if given and self._holds(arg.value, site.scope, pipeline):
                     return True
         return any(
             "transform" in store.target.attr.value.lower() and store.value is not None
@@ -287,9 +290,13 @@ class Inputs:
             if isinstance(expr, cst.IfExp):
                 return self._holds(expr.body, scope, pipeline) or self._holds(expr.orelse, scope, pipeline)
             if isinstance(expr, cst.Dict):
-                return any(isinstance(e, cst.DictElement) and self._holds(e.value, scope, pipeline) for e in expr.elements)
+                return any(
+                    isinstance(e, cst.DictElement) and self._holds(e.value, scope, pipeline) for e in expr.elements
+                )
             if isinstance(expr, (cst.List, cst.Tuple)):
-                return any(isinstance(e, cst.Element) and self._holds(e.value, scope, pipeline) for e in expr.elements)
+                return any(
+                isinstance(e, cst.Element) and self._holds(e.value, scope, pipeline) for e in expr.elements
+            )
             return False
         finally:
             self._active.discard(id(expr))
@@ -302,7 +309,8 @@ class Inputs:
         walk over libcst's."""
         for site in self.facts.calls:
             func = site.node.func
-            short = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else ""
+            short = (func.attr.value if isinstance(func, cst.Attribute)
+                     else func.value if isinstance(func, cst.Name) else "")
             if _NORMALISING_CALL.search(short):
                 return True
             if isinstance(func, cst.Attribute) and short == "transforms":
@@ -382,7 +390,7 @@ def _normalises(node: ast.AST) -> bool:
         return _mentions_statistic(node.right)
     if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Sub, ast.Div)):
         return _mentions_statistic(node.value)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("sub", "sub_", "div", "div_"):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _IN_PLACE:
         return any(_mentions_statistic(arg) for arg in node.args)
     return _is_float(node) and node.value in _IMAGENET_STATS  # type: ignore[attr-defined]
 

@@ -14,20 +14,23 @@ def unchanged(ctx: FileContext, store: AttributeStore, action: str) -> str:
     freeze, `True` meant to unfreeze (after a freeze), anything else either, depending on its value. An
     augmented assignment (`|=`) reads the attribute first, which does not exist: it raises."""
     if isinstance(store.statement, cst.AugAssign) and store.target.attr.value != "requires_grad_":
-        return f"`{ctx.code(store.target)}` does not exist, so reading it for the augmented assignment raises `AttributeError`"
+        return (
+            f"`{ctx.code(store.target)}` does not exist, so reading it for the augmented assignment raises "
+            "`AttributeError`"
+        )
     flag = _flag(store.value, store.scope, 0)
     if flag is not None and bool_literal(store.value) is None:
         assert store.value is not None
         action = f"{action} (`{ctx.code(store.value)}` is {flag} here)"
     if flag is False:
         return (
-            f"{action} and freezes nothing: the parameters keep their `requires_grad` (True unless something else froze them) "
-            "and keep training"
+            f"{action} and freezes nothing: the parameters keep their `requires_grad` (True unless something else "
+            "froze them) and keep training"
         )
     if flag is True:
         return (
-            f"{action} and unfreezes nothing: the parameters keep their `requires_grad`, so any that were frozen stay frozen "
-            "and never train"
+            f"{action} and unfreezes nothing: the parameters keep their `requires_grad`, so any that were frozen "
+            "stay frozen and never train"
         )
     value = f"`{ctx.code(store.value)}`" if store.value is not None else "the value"
     return (

@@ -16,8 +16,10 @@ class HeadFrozen(Rule):
 
     ## Why is this bad?
     New layers are created trainable; freezing the whole model afterwards freezes the head too, so nothing
-    trains (freezing only the new head, or a container of it, leaves that layer at its random weights). The step fails with `element 0 of tensors does not require grad and does not have a grad_fn`,
-    or an optimizer filtered on `requires_grad` raises `optimizer got an empty parameter list`.
+    trains (freezing only the new head, or a container of it, leaves that layer at its random weights). When
+    nothing at all requires a gradient, the step fails with `element 0 of tensors does not require grad and
+    does not have a grad_fn`, or an optimizer filtered on `requires_grad` raises `optimizer got an empty
+    parameter list`. A freeze after training is over (nothing trains the model afterwards) is not reported.
 
     ## Example
     ```python

@@ -138,7 +138,7 @@ class TrainableNotInOptimizer(Rule):
                     "parameters get gradients but are never updated")
             fix = "build the optimizer after replacing the layer"
         else:
-            what = (f"these parameters are unfrozen after the optimizer on line {line} was built without them: they get "
-                    "gradients but are never updated, so they stay as frozen as before")
+            what = (f"these parameters are unfrozen after the optimizer on line {line} was built without them: they "
+                    "get gradients but are never updated, so they stay as frozen as before")
             fix = "build a new optimizer afterwards or add them with `optimizer.add_param_group`"
         return ctx.report(self, change.node, f"{what}; {fix}")

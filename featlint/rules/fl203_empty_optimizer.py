@@ -102,7 +102,10 @@ def _consequence(story: Story, built: Event, models: list[Model]) -> str:
             "empty parameter list`"
         )
     if all(_frozen_for_good(story, model, built) for model in models):
-        return "nothing in the model requires a gradient, so `loss.backward()` raises `element 0 of tensors does not require grad`"
+        return (
+            "nothing in the model requires a gradient, so `loss.backward()` raises `element 0 of tensors does not "
+            "require grad`"
+        )
     return "`optimizer.step()` never changes a weight, so nothing trains"
 
 
@@ -155,4 +158,7 @@ def _advice(ctx: FileContext, story: Story, built: Event, models: list[Model]) -
                 f"the new `{ctx.code(head.node)}` (line {ctx.line(head.node)}) trains but is not given to this "
                 f"optimizer: pass its parameters, or filter the model's on `requires_grad`"
             )
-    return "re-enable the layers that should train (`requires_grad_(True)`), or replace the head, before building the optimizer"
+    return (
+        "re-enable the layers that should train (`requires_grad_(True)`), or replace the head, before building "
+        "the optimizer"
+    )

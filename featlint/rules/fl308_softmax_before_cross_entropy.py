@@ -96,8 +96,8 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "m.fc = nn.Sequential(nn.Linear(2048, 10), nn.Softmax(dim=1))\ncriterion = nn.MSELoss()\n",
         "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
         "def validate(model, x, y):\n    with torch.no_grad():\n        return criterion(F.softmax(model(x), 1), y)\n",
-        "import torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\nfor x, y in loader:\n"
-        "    loss = criterion(model(x), y)\n    loss.backward()\nfor x, y in val_loader:\n"
+        "import torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
+        "for x, y in loader:\n    loss = criterion(model(x), y)\n    loss.backward()\nfor x, y in val_loader:\n"
         "    val_loss = criterion(F.softmax(model(x), dim=1), y)\n",
         "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\ncriterion = nn.CrossEntropyLoss()\n"
         "for x, y in loader:\n    out = model(x)\n    loss = criterion(out, F.softmax(teacher(x), dim=1))\n"

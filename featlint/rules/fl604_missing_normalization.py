@@ -22,9 +22,10 @@ class MissingNormalization(Rule):
     It stays silent when the file normalises in any other way: a `Normalize` anywhere, `weights.transforms()`,
     timm's `create_transform` or `resolve_data_config`, another library's normalising transform, or a mean
     subtracted or a std divided by (`(x - 0.5) / 0.5` too) in a model's `forward` or a data set's
-    `__getitem__`. It also stays silent when any model of the file may be trained from scratch or cannot be told (built without weights, weights
-    from a command-line flag, the file's own `nn.Module` that holds no pretrained model, a detection model,
-    which normalises inside itself), and on pipelines with a `Lambda` or a transform of the user's own.
+    `__getitem__`. It also stays silent when any model of the file may be trained from scratch or cannot be
+    told (built without weights, weights from a command-line flag, the file's own `nn.Module` that holds no
+    pretrained model, a detection model, which normalises inside itself), and on pipelines with a `Lambda` or
+    a transform of the user's own.
 
     ## Why is this bad?
     The pretrained features were learned on images normalised with the weights' mean and std (for ImageNet
