@@ -66,8 +66,14 @@ _IN_PLACE = frozenset({"sub", "sub_", "div", "div_"})
 # Model builders whose preprocessing is the caller's: classification (quantized included). Detection models
 # normalise inside their own forward (GeneralizedRCNNTransform).
 _CALLER_NORMALISES = frozenset({"classification", "quantization"})
-# timm models trained on unnormalised inputs (their pretrained config has mean 0 and std 1).
-_TIMM_UNNORMALISED = ("mobilevit",)
+# timm architectures with a pretrained config of mean 0 and std 1 (trained on unnormalised inputs), read from
+# timm's model files: every mobilevit and tresnet, and these (for some of their tags).
+_TIMM_UNNORMALISED_FAMILIES = ("mobilevit", "tresnet")
+_TIMM_UNNORMALISED = frozenset({
+    "fastvit_mci0", "fastvit_mci1", "fastvit_mci2", "mixer_b16_224", "mobilenetv3_large_100", "mobilenetv5_300m",
+    "mobilenetv5_300m_enc", "vit_base_mci_224", "vit_base_patch14_reg1_tipsv2", "vit_base_patch16_224_miil",
+    "vit_giant_patch14_reg1_tipsv2", "vit_large_patch14_reg1_tipsv2", "vit_so400m_patch14_reg1_tipsv2",
+})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -353,11 +359,14 @@ class Inputs:
         name = self.names.call_name(call, scope) or ""
         if name in TIMM_CREATE:
             flag = keyword(call, "pretrained")
-            model = string_literal(argument(call, 0, "model_name")) or ""
-            return (
-                flag is not None and bool_literal(flag.value) is True
-                and not any(marker in model for marker in _TIMM_UNNORMALISED)
-            )
+            model = string_literal(argument(call, 0, "model_name"))
+            if flag is None or bool_literal(flag.value) is not True or model is None:
+                return False  # no weights, or an architecture chosen at run time (it may need no normalisation)
+            source, _, arch = model.rpartition(":")
+            if source and not (source in ("hf-hub", "hf_hub") and arch.startswith("timm/")):
+                return False  # a model of someone else's hub repository or folder: its config is unknown
+            arch = arch.removeprefix("timm/").split(".")[0]
+            return arch not in _TIMM_UNNORMALISED and not arch.startswith(_TIMM_UNNORMALISED_FAMILIES)
         func = call.func
         if name == "torch.hub.load" or (isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained"):
             return False  # a model from elsewhere, with preprocessing of its own

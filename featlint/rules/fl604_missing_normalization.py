@@ -24,8 +24,9 @@ class MissingNormalization(Rule):
     subtracted or a std divided by (`(x - 0.5) / 0.5` too) in a model's `forward` or a data set's
     `__getitem__`. It also stays silent when any model of the file may be trained from scratch or cannot be
     told (built without weights, weights from a command-line flag, the file's own `nn.Module` that holds no
-    pretrained model, a detection model, which normalises inside itself), and on pipelines with a `Lambda` or
-    a transform of the user's own.
+    pretrained model, a detection model, which normalises inside itself, a timm architecture named at run time
+    or one whose pretrained config has mean 0 and std 1, such as mobilevit), and on pipelines with a `Lambda`
+    or a transform of the user's own.
 
     ## Why is this bad?
     The pretrained features were learned on images normalised with the weights' mean and std (for ImageNet
@@ -73,6 +74,11 @@ class MissingNormalization(Rule):
         "import torch.nn as nn\nfrom torchvision import datasets, models, transforms\nclass Net(nn.Module):\n"
         "    def __init__(self):\n        super().__init__()\n        self.backbone = models.vgg16(pretrained=True)\n"
         "t = transforms.Compose([transforms.ToTensor()])\nds = datasets.MNIST('data', transform=t)\nnet = Net()\n",
+        # the module's name reused for the pipeline built from it
+        "import timm\nfrom torchvision.datasets import MNIST\nfrom torchvision.transforms import transforms\n"
+        "m = timm.create_model('vit_small_patch16_224', pretrained=True, in_chans=1)\n"
+        "transform = transforms = transforms.Compose([transforms.Resize(224), transforms.ToTensor()])\n"
+        "train_set = MNIST('data', download=True, transform=transform)\n",
     )
     silent = (
         "from torchvision import datasets, models, transforms\nm = models.resnet18(weights=None)\n"
@@ -100,6 +106,8 @@ class MissingNormalization(Rule):
         "import albumentations as A\nfrom torchvision import datasets, models, transforms\nm = models.resnet18(weights='DEFAULT')\n"
         "aug = A.Compose([A.Normalize()])\nt = transforms.Compose([transforms.ToTensor()])\n"
         "ds = datasets.CIFAR10('data', transform=t)\n",
+        "import timm\nfrom torchvision import datasets, transforms\nm = timm.create_model('mobilevit_s', pretrained=True)\n"
+        "t = transforms.Compose([transforms.Resize(256), transforms.ToTensor()])\nds = datasets.ImageFolder('d', t)\n",
         "from torch.utils.data import Dataset\nfrom torchvision import models, transforms\n"
         "m = models.resnet18(weights='DEFAULT')\nclass Images(Dataset):\n    def __init__(self, transform):\n"
         "        self.transform = transform\n    def __getitem__(self, i):\n"
