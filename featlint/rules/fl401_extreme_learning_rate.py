@@ -173,7 +173,7 @@ class ExtremeLearningRate(Rule):
         if ceiling is not None and value > ceiling:
             return (
                 f"is far above what {optimizer} tolerates (> {_format(ceiling)}): the loss diverges to NaN "
-                f"and the pretrained features are destroyed; use e.g. {typical}"
+                f"and every weight it updates (pretrained or not) is wrecked; use e.g. {typical}"
             )
         return None
 
