@@ -276,13 +276,14 @@ def _count(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope
 
 def _listed(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
     """How many classes a sequence names: a literal list or tuple (or a name bound once to one), or the
-    `.classes` of a torchvision data set whose classes are known (`datasets.CIFAR10(...).classes`)."""
+    `.classes` (or `.class_to_idx`) of a torchvision data set whose classes are known
+    (`datasets.CIFAR10(...).classes`)."""
     if expr is None:
         return None
     value = analysis.inputs.constant(expr, scope)
     if isinstance(value, (cst.List, cst.Tuple)) and all(isinstance(e, cst.Element) for e in value.elements):
         return len(value.elements)
-    if isinstance(value, cst.Attribute) and value.attr.value == "classes":
+    if isinstance(value, cst.Attribute) and value.attr.value in ("classes", "class_to_idx"):
         built = analysis.inputs.constant(value.value, scope)
         if isinstance(built, cst.Call):
             return class_count(analysis.names, built, scope)
