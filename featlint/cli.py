@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -65,6 +65,8 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
               help="Use this pyproject.toml instead of the nearest one.")
 @click.option("--force-exclude", is_flag=True, help="Apply the excludes to files named on the command line too.")
+@click.option("--stdin-filename", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+              help="Lint standard input as the file PATH (its settings, per-file-ignores, name in messages).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead of each finding.")
 @click.option("--fix", is_flag=True, help="Apply the safe fixes, then report what is left.")
@@ -87,6 +89,7 @@ def check(
     per_file_ignores: tuple[str, ...],
     config_file: Path | None,
     force_exclude: bool,
+    stdin_filename: Path | None,
     exit_zero: bool,
     statistics: bool,
     fix: bool,
@@ -96,10 +99,10 @@ def check(
     jobs: int | None,
     no_cache: bool,
 ) -> None:
-    """Lint PATHS (files or directories; the current directory when none is given)."""
+    """Lint PATHS (files or directories; the current directory when none is given; `-` for standard input)."""
     from featlint.config import ConfigError, Overrides, SettingsResolver, parse_per_file_ignore
     from featlint.running.cache import Cache
-    from featlint.running.session import run
+    from featlint.running.session import run, run_stdin
     from featlint.outputs import Report, render
     from featlint.running.parallel import default_jobs
     from featlint.outputs.summary import statistics as statistics_table
@@ -118,24 +121,34 @@ def check(
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: no such configuration file")
         resolver = SettingsResolver(overrides, config_file)
-        cache = None if no_cache else Cache.at_project_root(resolver.for_directory(resolver.cwd).root)
-        result = run(list(paths) or [Path(".")], resolver, force_exclude=force_exclude,
-                     jobs=jobs or default_jobs(), cache=cache)
+        stdin = _reads_stdin(paths, stdin_filename, runtime)
+        if stdin is not None:
+            result = run_stdin(stdin, stdin_filename, resolver, force_exclude=force_exclude)
+        else:
+            cache = None if no_cache else Cache.at_project_root(resolver.for_directory(resolver.cwd).root)
+            result = run(list(paths) or [Path(".")], resolver, force_exclude=force_exclude,
+                         jobs=jobs or default_jobs(), cache=cache)
     except ConfigError as error:
-        raise click.UsageError(str(error)) from None
+        _config_error(error)
+    # ruff's convention: with --fix (or --diff) on standard input, stdout carries the source (or the patch),
+    # so the findings and the summary go to stderr.
+    report_to_stderr = stdin is not None and (fix or diff)
 
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    fixed = 0
+    fixed = uncovered = 0
     if fix or diff:
         from featlint import fixes
 
-        fixing = fixes.fix_run(result, fixes.rules_from(resolver), unsafe=unsafe_fixes, write=not diff)
+        fixing = fixes.fix_run(result, fixes.rules_from(resolver), unsafe=unsafe_fixes,
+                               write=not diff and stdin is None)
         for warning in fixing.warnings:
             click.echo(f"warning: {warning}", err=True)
         if diff:
-            _print_diff(fixing, result.errors)
-        result, fixed = fixing.result, fixing.fixed
+            _print_diff(fixing, result.errors, summary_to_stderr=report_to_stderr)
+        if stdin is not None:
+            _echo_fixed_stdin(stdin, fixing)
+        result, fixed, uncovered = fixing.result, fixing.fixed, fixing.uncovered
     diagnostics = result.diagnostics
     sources = {f.path: f.source for f in result.files if f.diagnostics and f.source is not None}
     if runtime:
@@ -144,11 +157,11 @@ def check(
         diagnostics, sources = with_runtime(diagnostics, paths, sources, RunOptions.defaults())
     if statistics:
         if diagnostics:
-            click.echo(statistics_table(diagnostics))
+            click.echo(statistics_table(diagnostics), err=report_to_stderr)
     else:
         text = render(output_format, Report(diagnostics, sources, ALL_RULES, __version__, fixed=fixed))
         if text:
-            click.echo(text)
+            click.echo(text, err=report_to_stderr)
     for error in result.errors:
         click.echo(f"error: {error}", err=True)
     if output_format in ("concise", "full") or statistics:
@@ -156,10 +169,18 @@ def check(
         from featlint.fixes import fix_counts
 
         fixable, hidden = fix_counts(diagnostics, unsafe_fixes)
-        click.echo(summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden), err=True)
+        summary = summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden, uncovered=uncovered)
+        click.echo(summary, err=report_to_stderr)
     if result.errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
+
+
+def _config_error(error: Exception) -> NoReturn:
+    """A setting that cannot be used is not a misuse of the command line: no usage banner, just the file and
+    the key (the message names both), exit 2."""
+    click.echo(f"error: {error}", err=True)
+    sys.exit(EXIT_ERROR)
 
 
 @cli.command(context_settings={"allow_interspersed_args": False})
@@ -190,7 +211,37 @@ def run(
     sys.exit(run_command(script, script_args, options, output_format, show_params, exit_zero))
 
 
-def _print_diff(fixing: FixRun, errors: Sequence[InternalError]) -> None:
+def _reads_stdin(paths: tuple[Path, ...], stdin_filename: Path | None, runtime: bool) -> bytes | None:
+    """Standard input's bytes when the command asks for it (`-`, or `--stdin-filename`), else None."""
+    from featlint.running.session import STDIN
+
+    if stdin_filename is None and Path(STDIN) not in paths:
+        return None
+    if any(path != Path(STDIN) for path in paths):
+        raise click.UsageError("standard input (`-` or --stdin-filename) cannot be linted together with paths")
+    if runtime:
+        raise click.UsageError("--runtime runs a script file; it cannot run standard input")
+    return sys.stdin.buffer.read()
+
+
+def _echo_fixed_stdin(data: bytes, fixing: FixRun) -> None:
+    """`--fix` on standard input writes the whole fixed source to stdout, as ruff does (unchanged when nothing
+    applies, excluded or not Python), in the input's own encoding."""
+    from featlint.fixes import encoded_as
+
+    after = next((outcome.after for outcome in fixing.outcomes), None)
+    try:
+        fixed = data if after is None else encoded_as(after, data)
+    except UnicodeEncodeError as error:
+        click.echo(f"warning: the fixed text cannot be written in the input's encoding ({error.encoding}); "
+                   "it is printed unchanged", err=True)
+        fixed = data
+    sys.stdout.flush()
+    sys.stdout.buffer.write(fixed)
+    sys.stdout.flush()
+
+
+def _print_diff(fixing: FixRun, errors: Sequence[InternalError], *, summary_to_stderr: bool = False) -> None:
     """`--diff`: the fixes as a patch on stdout, nothing written; exit 1 when there is something to fix."""
     from featlint.fixes import unified_diff
 
@@ -199,7 +250,8 @@ def _print_diff(fixing: FixRun, errors: Sequence[InternalError]) -> None:
     for error in errors:
         click.echo(f"error: {error}", err=True)
     count = fixing.fixed
-    click.echo(f"Would fix {count} problem{'s' if count != 1 else ''}." if count else "No fixes available.", err=True)
+    click.echo(f"Would fix {count} problem{'s' if count != 1 else ''}." if count else "No fixes available.",
+               err=summary_to_stderr)
     if errors:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if count else EXIT_CLEAN)
@@ -236,11 +288,13 @@ def rules(output_format: str) -> None:
              "fixable": r.fixable, "summary": r.summary} for r in ALL_RULES
         ], indent=2))
         return
-    click.echo(f"{'code':<6}  {'name':<34}  {'severity':<8}  {'default':<7}  {'fix':<3}  summary")
-    for r in ALL_RULES:
-        default = "on" if r.default_enabled else "off"
-        fix = "yes" if r.fixable else "no"
-        click.echo(f"{r.code:<6}  {r.name:<34}  {r.severity.value:<8}  {default:<7}  {fix:<3}  {r.summary}")
+    rows = [("code", "name", "severity", "default", "fix", "summary")] + [
+        (r.code, r.name, r.severity.value, "on" if r.default_enabled else "off", "yes" if r.fixable else "no",
+         r.summary) for r in ALL_RULES
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(5)]  # the summary needs no padding
+    for row in rows:
+        click.echo("  ".join([*(cell.ljust(width) for cell, width in zip(row, widths)), row[5]]))
 
 
 @cli.command()

@@ -11,6 +11,7 @@ from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location,
 
 if TYPE_CHECKING:
     from featlint.positions import Positions
+    from featlint.reading.notebook import Notebook
 
 
 class Reporter(Protocol):
@@ -23,11 +24,16 @@ class Reporter(Protocol):
 
 
 class FileContext:
-    def __init__(self, path: str, source: str, module: cst.Module, analysis: FileAnalysis) -> None:
+    def __init__(
+        self, path: str, source: str, module: cst.Module, analysis: FileAnalysis, notebook: Notebook | None = None
+    ) -> None:
         self.path = path
         self.source = source
         self.module = module
         self.analysis = analysis
+        # A notebook's cells (which program rows each holds, its execution count); None for a script. The
+        # rows rules see are the program's; findings are moved into their cells after the rules ran.
+        self.notebook = notebook
         self._positions: Positions | None = None
 
     def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -49,6 +55,11 @@ class FileContext:
 
     def line(self, node: cst.CSTNode) -> int:
         return self._span(node)[0][0]
+
+    def where(self, node: cst.CSTNode) -> str:
+        """How a message cites another line: "line 4", or in a notebook "cell 2, line 4"."""
+        row = self.line(node)
+        return self.notebook.where(row) if self.notebook is not None else f"line {row}"
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)

@@ -43,9 +43,15 @@ class Edit:
     content: str
     start: Location
     end: Location
+    cell: int | None = None  # in a notebook: the cell the rows count in (a fix may edit another cell)
 
     def to_json(self) -> dict[str, object]:
-        return {"content": self.content, "location": self.start.to_json(), "end_location": self.end.to_json()}
+        edit: dict[str, object] = {
+            "content": self.content, "location": self.start.to_json(), "end_location": self.end.to_json()
+        }
+        if self.cell is not None:
+            edit["cell"] = self.cell
+        return edit
 
 
 @dataclass(frozen=True)
@@ -62,15 +68,6 @@ class Fix:
         }
 
 
-# The rule reference is docs/rules.md in the repository, generated from the registry; one anchor per code.
-DOCS_URL = "https://github.com/featlint/featlint/blob/main/docs/rules.md"
-
-
-def rule_url(code: str) -> str:
-    """Where a rule's documentation lives (docs/rules.md has one anchor per code)."""
-    return f"{DOCS_URL}#{code.lower()}"
-
-
 @dataclass(frozen=True)
 class Diagnostic:
     code: str
@@ -81,14 +78,19 @@ class Diagnostic:
     start: Location
     end: Location
     fix: Fix | None = None
+    # In a notebook: the cell (ruff's number: 1-based in the `cells` array, markdown counted); the rows and
+    # columns then count in that cell, as in ruff's JSON.
+    cell: int | None = None
 
     @property
     def url(self) -> str:
+        from featlint.urls import rule_url
+
         return rule_url(self.code)
 
     @property
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.path, self.start.row, self.start.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, int, str]:
+        return (self.path, self.cell or 0, self.start.row, self.start.column, self.code)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -97,6 +99,7 @@ class Diagnostic:
             "severity": self.severity.value,
             "message": self.message,
             "filename": self.path,
+            "cell": self.cell,
             "location": self.start.to_json(),
             "end_location": self.end.to_json(),
             "fix": self.fix.to_json() if self.fix else None,

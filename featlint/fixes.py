@@ -23,6 +23,7 @@ from featlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from featlint.running.engine import check_text
 from featlint.running.results import FileResult
 from featlint.running.session import RunResult
+from featlint.reading.notebook import is_notebook, read_notebook
 from featlint.reading.piecewise import parse_module
 from featlint.rules.base import Rule
 from featlint.reading.source import UnreadableSource, decode_source
@@ -76,20 +77,33 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], *, unsafe: bool = 
     """
     offsets = _Offsets(text)
     newline = _newline(text)
-    candidates: list[tuple[int, int, Fix, list[tuple[int, int, str]]]] = []
+    chosen, fixed = _choose(
+        diagnostics, unsafe, lambda edit: (offsets(edit.start), offsets(edit.end), _content(edit, newline, offsets))
+    )
+    return (_splice(text, chosen), fixed) if chosen else (text, 0)
+
+
+Span = tuple[int, int, str]
+
+
+def _choose(diagnostics: Sequence[Diagnostic], unsafe: bool, locate: Callable[[Edit], Span | None]) -> tuple[list[Span], int]:
+    """The edits of the fixes that apply without overlapping, as (start, end, content) in `locate`'s offsets
+    (None: the edit has nowhere to go, and its fix is left out), and how many findings they fix."""
+    candidates: list[tuple[int, int, Fix, list[Span]]] = []
     for order, diagnostic in enumerate(diagnostics):
         if not is_applicable(diagnostic, unsafe):
             continue
         assert diagnostic.fix is not None
-        spans = sorted(
-            (offsets(edit.start), offsets(edit.end), _content(edit, newline, offsets)) for edit in diagnostic.fix.edits
-        )
+        located = [locate(edit) for edit in diagnostic.fix.edits]
+        if None in located:
+            continue
+        spans = sorted(span for span in located if span is not None)
         if any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])):
             continue  # a fix that overlaps itself is a bug in its rule: never guess what it meant
         candidates.append((spans[0][0], order, diagnostic.fix, spans))
     candidates.sort(key=lambda item: (item[0], item[1]))
     applied: list[Fix] = []
-    chosen: list[tuple[int, int, str]] = []
+    chosen: list[Span] = []
     last_end, fixed = -1, 0
     for first_start, _, fix, spans in candidates:
         if fix in applied:
@@ -101,15 +115,48 @@ def apply_fixes(text: str, diagnostics: Sequence[Diagnostic], *, unsafe: bool = 
         chosen.extend(spans)
         last_end = spans[-1][1]
         fixed += 1
-    if not chosen:
-        return text, 0
+    return chosen, fixed
+
+
+def _splice(text: str, chosen: Sequence[Span]) -> str:
     pieces, position = [], 0
     for start, end, content in chosen:
         pieces.append(text[position:start])
         pieces.append(content)
         position = end
     pieces.append(text[position:])
-    return "".join(pieces), fixed
+    return "".join(pieces)
+
+
+def apply_notebook_fixes(text: str, diagnostics: Sequence[Diagnostic], *, unsafe: bool = False) -> tuple[str, int]:
+    """`apply_fixes` for a notebook's JSON `text`: each edit goes into the `source` of its cell, and every
+    other byte of the file stays as it was (notebook.py's `with_sources`)."""
+    notebook = read_notebook(text)
+    sources = {cell.index: cell.source for cell in notebook.cells if cell.kind == "code"}
+    offsets = {index: _Offsets(source) for index, source in sources.items()}
+    bases: dict[int, int] = {}
+    total = 0
+    for index, source in sources.items():  # one offset space, with a gap so that cells never touch
+        bases[index] = total
+        total += len(source) + 1
+
+    def locate(edit: Edit) -> Span | None:
+        if edit.cell not in sources:
+            return None
+        cell_offsets, base = offsets[edit.cell], bases[edit.cell]
+        content = _content(edit, "\n", cell_offsets)
+        return base + cell_offsets(edit.start), base + cell_offsets(edit.end), content
+
+    chosen, fixed = _choose(diagnostics, unsafe, locate)
+    changed: dict[int, str] = {}
+    for index, source in sources.items():
+        base = bases[index]
+        mine = [(start - base, end - base, content) for start, end, content in chosen if base <= start <= base + len(source)]
+        if mine:
+            new = _splice(source, mine)
+            # Jupyter saves a cell without its last line break: a line added at the end keeps that form.
+            changed[index] = new[:-1] if new.endswith("\n") and not source.endswith("\n") else new
+    return (notebook.with_sources(changed), fixed) if changed else (text, 0)
 
 
 def _content(edit: Edit, newline: str, offsets: _Offsets) -> str:
@@ -118,9 +165,12 @@ def _content(edit: Edit, newline: str, offsets: _Offsets) -> str:
     return newline + content if offsets.after_unterminated_last_line(edit.start) else content
 
 
-def parses(text: str) -> bool:
-    """Both parsers agree the text is Python: libcst (which the next lint needs) and CPython's own."""
+def parses(text: str, path: str = "") -> bool:
+    """Both parsers agree the text is Python: libcst (which the next lint needs) and CPython's own. A
+    notebook's text is its JSON: then its program must parse."""
     try:
+        if is_notebook(path):
+            text = read_notebook(text).program
         parse_module(text)
         compile(text, "<fixed>", "exec", ast.PyCF_ONLY_AST)
     except Exception:  # noqa: BLE001 - libcst and compile raise several types for bad input
@@ -135,33 +185,42 @@ class FixOutcome:
     after: str
     fixed: int
     result: FileResult  # the lint of `after`: what is left to report
+    first: FileResult  # the lint of `before`
     warnings: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return self.after != self.before
 
+    @property
+    def uncovered(self) -> int:
+        """Findings the fixed code shows that the original did not (e.g. a corrected `requires_grad` now
+        really freezes, and the optimizer receives frozen parameters): what makes "fixed + remaining" exceed
+        the count the user saw before fixing."""
+        return max(0, self.fixed + len(self.result.diagnostics) - len(self.first.diagnostics))
+
 
 def fix_text(first: FileResult, rules: Sequence[Rule], *, unsafe: bool = False) -> FixOutcome:
     """Fix the text `first` was linted from, pass after pass, until no applicable fix is left."""
     original = first.source or ""
     text, result, fixed = original, first, 0
+    apply = apply_notebook_fixes if is_notebook(first.path) else apply_fixes
     warnings: list[str] = []
     seen = {original}
     for _ in range(MAX_PASSES):
         candidates = [d for d in result.diagnostics if is_applicable(d, unsafe)]
-        new_text, count = apply_fixes(text, candidates, unsafe=unsafe)
-        if count and not parses(new_text):
+        new_text, count = apply(text, candidates, unsafe=unsafe)
+        if count and not parses(new_text, first.path):
             # One rule's broken fix must not block the others: keep the fixes that parse on their own.
-            broken = [d for d in candidates if not parses(apply_fixes(text, [d], unsafe=unsafe)[0])]
+            broken = [d for d in candidates if not parses(apply(text, [d], unsafe=unsafe)[0], first.path)]
             codes = ", ".join(sorted({d.code for d in broken})) or "several rules"
             warnings.append(
                 f"{first.path}: the fixes of {codes} would leave code that does not parse and were not applied "
                 "(please report this as a featlint bug)"
             )
             candidates = [d for d in candidates if d not in broken]
-            new_text, count = apply_fixes(text, candidates, unsafe=unsafe) if broken else (text, 0)
-            if not parses(new_text):
+            new_text, count = apply(text, candidates, unsafe=unsafe) if broken else (text, 0)
+            if not parses(new_text, first.path):
                 break
         if count == 0 or new_text == text:
             break
@@ -174,7 +233,7 @@ def fix_text(first: FileResult, rules: Sequence[Rule], *, unsafe: bool = False) 
     else:
         if any(is_applicable(d, unsafe) for d in result.diagnostics):
             warnings.append(f"{first.path}: fixes still pending after {MAX_PASSES} passes; run --fix again")
-    return FixOutcome(first.path, original, text, fixed, result, warnings)
+    return FixOutcome(first.path, original, text, fixed, result, first, warnings)
 
 
 def write_fixed(path: Path, outcome: FixOutcome) -> str | None:
@@ -183,12 +242,17 @@ def write_fixed(path: Path, outcome: FixOutcome) -> str | None:
         data = path.read_bytes()
         if decode_source(data) != outcome.before:
             return f"{outcome.path}: the file changed while featlint was fixing it; not written"
-        path.write_bytes(outcome.after.encode(_encoding(data)))
+        path.write_bytes(encoded_as(outcome.after, data))
     except (OSError, UnreadableSource) as error:
         return f"{outcome.path}: cannot write the fixes: {getattr(error, 'strerror', None) or error}"
     except UnicodeEncodeError as error:
         return f"{outcome.path}: the fixed text cannot be written in the file's encoding ({error.encoding})"
     return None
+
+
+def encoded_as(text: str, original: bytes) -> bytes:
+    """`text` in the encoding `original` was read in (a BOM or a coding line keeps its meaning)."""
+    return text.encode(_encoding(original))
 
 
 def _encoding(data: bytes) -> str:
@@ -200,7 +264,17 @@ def _encoding(data: bytes) -> str:
 
 
 def unified_diff(outcome: FixOutcome) -> str:
-    """A `diff -u` of one file's fixes, ready for `patch -p0` or `git apply -p0`."""
+    """A `diff -u` of one file's fixes, ready for `patch -p0` or `git apply -p0`; for a notebook, ruff's
+    readable form: one diff per changed cell, headed `nb.ipynb:cell 3`, of the cell's code."""
+    if is_notebook(outcome.path):
+        before, after = read_notebook(outcome.before).cells, read_notebook(outcome.after).cells
+        return "".join(
+            "".join(difflib.unified_diff(
+                _diff_lines(old.source), _diff_lines(new.source),
+                fromfile=f"{outcome.path}:cell {old.index}", tofile=f"{outcome.path}:cell {old.index}",
+            ))
+            for old, new in zip(before, after) if old.source != new.source
+        )
     lines = difflib.unified_diff(
         _diff_lines(outcome.before), _diff_lines(outcome.after), fromfile=outcome.path, tofile=outcome.path
     )
@@ -227,6 +301,10 @@ class FixRun:
     @property
     def fixed(self) -> int:
         return sum(outcome.fixed for outcome in self.outcomes)
+
+    @property
+    def uncovered(self) -> int:
+        return sum(outcome.uncovered for outcome in self.outcomes)
 
 
 def fix_run(run: RunResult, rules_for: RulesFor, *, unsafe: bool = False, write: bool = True) -> FixRun:

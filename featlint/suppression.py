@@ -11,7 +11,9 @@ from collections.abc import Container
 
 from featlint.diagnostics import Diagnostic
 
-_CODES = r"[A-Z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Z]+[0-9]+)*"
+# Codes in any case (`# NOQA: fl305`): ruff reads only upper-case ones, but a lower-case code can mean nothing
+# else, and "without codes" would be a wrong account of such a comment.
+_CODES = r"[A-Za-z]+[0-9]+(?:(?:\s*,\s*|\s+)[A-Za-z]+[0-9]+)*"
 # `# noqa` (blanket) or `# noqa: FL101, FL202`; a colon with no code after it is an invalid directive.
 NOQA_COMMENT = re.compile(rf"#\s*(?i:noqa)(?=$|[\s:#])(?:(?P<colon>\s*:\s*)(?P<codes>{_CODES})?)?")
 # `# featlint: noqa` or `# featlint: noqa: FL101` on a line of its own (flake8's spelling too).
@@ -40,7 +42,7 @@ class Suppressions:
 
 
 def _codes(text: str) -> frozenset[str]:
-    return frozenset(code for code in _SPLIT.split(text.strip()) if code)
+    return frozenset(code.upper() for code in _SPLIT.split(text.strip()) if code)
 
 
 def parse_suppressions(source: str, known_codes: Container[str]) -> Suppressions:

@@ -51,7 +51,7 @@ def _stored(cache_home: Path) -> Path:
 
 def test_the_second_import_compiles_nothing_and_the_classes_behave_the_same(tmp_path: Path) -> None:
     first = _import_libcst(tmp_path)
-    assert isinstance(first["compiled"], int) and first["compiled"] > 100  # libcst defines ~200 dataclasses
+    assert isinstance(first["compiled"], int) and first["compiled"] > 100  # ~620 methods, or ~130 classes from 3.13 on
     assert _stored(tmp_path).is_file()
     second = _import_libcst(tmp_path)
     assert second["compiled"] == 0

@@ -172,6 +172,9 @@ def test_summary_line_after_fixing() -> None:
     remaining = _diagnostic("FL990", 1, None)
     assert summary_line([], 0, 0, fixed=3) == "Found 3 problems (3 fixed, 0 remaining)."
     assert summary_line([remaining], 1, 0, fixed=1) == "Found 2 problems (1 fixed, 1 remaining: 1 error)."
+    assert summary_line([remaining, remaining], 1, 0, fixed=1, uncovered=2) == (
+        "Found 3 problems (1 fixed, 2 remaining: 2 errors).\n2 new findings after fixing: the fixes uncovered them."
+    )
     assert summary_line([remaining], 1, 0, hidden_fixes=1).endswith("1 more fixable with --fix --unsafe-fixes: "
                                                                       "these fixes may change what the code does.)")
 
@@ -190,21 +193,34 @@ def test_fix_writes_the_safe_fixes_and_reports_what_is_left(featlint, buggy_copy
     before = buggy_copy.read_text()
     first = featlint(["check", *SELECT, "--fix", "train.py"], cwd=buggy_copy.parent)
     assert first.returncode == 1, first.stderr
-    assert [line.split()[1] for line in first.stdout.splitlines()] == ["FL401"]
-    assert first.stderr.strip().endswith("Found 5 problems (4 fixed, 1 remaining: 1 warning).")
+    finding, summary = first.stdout.splitlines()
+    assert finding.split()[1] == "FL401"
+    assert summary == "Found 5 problems (4 fixed, 1 remaining: 1 warning)."
     after = buggy_copy.read_text()
     assert after != before and "# Freeze the backbone.\n" in after
     assert all(after.splitlines()[row - 1] == line for row, line in FIXED_LINES.items())
     second = featlint(["check", *SELECT, "--fix", "train.py"], cwd=buggy_copy.parent)
     assert buggy_copy.read_text() == after
-    assert second.returncode == 1 and second.stderr.strip().endswith("Found 1 problem (1 warning) in 1 file.")
+    assert second.returncode == 1 and second.stdout.strip().endswith("Found 1 problem (1 warning) in 1 file.")
+
+
+def test_fix_on_the_readme_example_explains_the_finding_it_uncovers(featlint, buggy_copy: Path) -> None:
+    """5 findings, 4 fixed, yet 6 in all: the corrected freeze uncovers FL202, and the summary says so. The
+    README shows this very output."""
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- fix-example:start -->\n```text\n\$ (?P<command>[^\n]*)\n(?P<output>.*?)```", readme, re.S)
+    assert block is not None and block.group("command").endswith("featlint check --fix train.py")
+    done = featlint(["check", "--fix", "train.py"], cwd=buggy_copy.parent)
+    assert done.returncode == 1 and done.stdout == block.group("output")
+    assert done.stdout.endswith("\n1 new finding after fixing: the fixes uncovered it.\n")
 
 
 def test_fix_exits_0_when_everything_was_fixed(featlint, tmp_path: Path) -> None:
     (tmp_path / "t.py").write_text("for p in m.parameters():\n    p.require_grad = False\n")
     done = featlint(["check", *SELECT, "--fix", "t.py"], cwd=tmp_path)
-    assert (done.returncode, done.stdout) == (0, "")
-    assert "Found 1 problem (1 fixed, 0 remaining)." in done.stderr
+    assert (done.returncode, done.stdout) == (0, "Found 1 problem (1 fixed, 0 remaining).\n")
     assert (tmp_path / "t.py").read_text() == "for p in m.parameters():\n    p.requires_grad = False\n"
 
 
@@ -216,14 +232,14 @@ def test_diff_prints_a_patch_writes_nothing_and_the_patch_applies(featlint, bugg
     assert shown.stdout.startswith("--- train.py\n+++ train.py\n")
     assert "\n-    param.require_grad = False\n" in shown.stdout
     assert "\n+    param.requires_grad = False\n" in shown.stdout
-    assert shown.stderr.strip().endswith("Would fix 4 problems.")
+    assert shown.stdout.endswith("\nWould fix 4 problems.\n")  # after the patch, as ruff prints it
     if shutil.which("patch"):
         subprocess.run(["patch", "-p0", "-s"], input=shown.stdout, text=True, cwd=buggy_copy.parent, check=True)
-        assert featlint(["check", *SELECT, "--diff", "train.py"], cwd=buggy_copy.parent).stdout == ""
+        again = featlint(["check", *SELECT, "--diff", "train.py"], cwd=buggy_copy.parent)
+        assert again.stdout == "No fixes available.\n"
     featlint(["check", *SELECT, "--fix", "train.py"], cwd=buggy_copy.parent)
     clean = featlint(["check", *SELECT, "--diff", "train.py"], cwd=buggy_copy.parent)
-    assert (clean.returncode, clean.stdout) == (0, "")
-    assert "No fixes available." in clean.stderr
+    assert (clean.returncode, clean.stdout) == (0, "No fixes available.\n")
 
 
 def test_fix_keeps_the_file_encoding_bom_and_line_endings(featlint, tmp_path: Path) -> None:
@@ -242,7 +258,7 @@ def test_fix_respects_the_configured_selection(featlint, buggy_copy: Path) -> No
     (buggy_copy.parent / "pyproject.toml").write_text(f'[tool.featlint]\nselect = [{selection}]\nignore = ["FL305"]\n')
     done = featlint(["check", "--fix", "train.py"], cwd=buggy_copy.parent)
     assert "pretrained=True" in buggy_copy.read_text()
-    assert done.stderr.strip().endswith("Found 4 problems (3 fixed, 1 remaining: 1 warning).")
+    assert done.stdout.strip().endswith("Found 4 problems (3 fixed, 1 remaining: 1 warning).")
 
 
 class _Flip(Rule):

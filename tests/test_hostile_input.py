@@ -16,7 +16,7 @@ from featlint.running.engine import check_text, _rules
 from featlint.reading.nesting import MAX_DEPTH
 from featlint.reading.source import UnreadableSource, read_source
 
-from .conftest import REPO
+from .conftest import REPO, finding_lines
 
 TYPO = b"import torch\np.require_grad = False\n"
 TYPO_MESSAGE = "FL101 [*] `require_grad` is not `requires_grad`"
@@ -85,7 +85,7 @@ def test_every_hostile_file_gets_a_clear_diagnostic_and_the_others_are_still_lin
     done = _featlint([".", *names], hostile_tree)
     assert done.returncode == 1, done.stderr  # findings; never 2 (an internal error)
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
-    lines = done.stdout.splitlines()
+    lines = finding_lines(done.stdout)
     for name, (_, expected) in HOSTILE.items():
         if expected:
             assert any(line.startswith(expected) for line in lines), (name, done.stdout)
@@ -200,7 +200,7 @@ def test_unknown_codes_in_noqa_are_warnings_and_the_run_goes_on(tmp_path: Path) 
     assert done.returncode == 1
     assert "warning: train.py: line 2: unknown rule code FL999 in a noqa comment" in done.stderr
     assert "line 4: `# noqa:` without codes suppresses nothing" in done.stderr
-    assert [line.split(":")[1] for line in done.stdout.splitlines()] == ["2", "4"]  # line 3 is suppressed
+    assert [line.split(":")[1] for line in finding_lines(done.stdout)] == ["2", "4"]  # line 3 is suppressed
 
 
 # ---- the result cache: damaged, written by another version, shared by two runs at once

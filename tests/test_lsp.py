@@ -298,3 +298,93 @@ def test_server_without_the_extra_says_how_to_install_it_and_exits_2() -> None:
                           timeout=60, stdin=subprocess.DEVNULL)
     assert done.returncode == 2 and done.stdout == ""
     assert "pip install 'featlint[lsp]'" in done.stderr
+
+
+# --- notebooks (LSP 3.17 notebook document sync) ----------------------------------------------------------
+NOTEBOOK_CELLS = [
+    (types.NotebookCellKind.Markup, "# Fine-tuning", None),
+    (types.NotebookCellKind.Code,
+     "!pip install timm\nimport torch, torchvision\nmodel = torchvision.models.resnet18(pretrained=True)", 1),
+    (types.NotebookCellKind.Code,
+     "for p in model.parameters():\n    p.require_grad = False\nmodel.fc = torch.nn.Linear(512, 2)", 3),
+    (types.NotebookCellKind.Code, "optimizer = torch.optim.SGD(model.parameters(), lr=0.001)", 2),
+]
+
+
+async def _open_notebook(client: LanguageClient, project: Path) -> tuple[str, list[str]]:
+    import asyncio
+
+    uri = (project / "nb.ipynb").as_uri()
+    cell_uris = [f"vscode-notebook-cell:{project / 'nb.ipynb'}#cell{i}" for i in range(len(NOTEBOOK_CELLS))]
+    client.notebook_document_did_open(types.DidOpenNotebookDocumentParams(
+        notebook_document=types.NotebookDocument(uri=uri, notebook_type="jupyter-notebook", version=1, cells=[
+            types.NotebookCell(kind=kind, document=cell, execution_summary=(
+                types.ExecutionSummary(execution_order=order) if order else None))
+            for cell, (kind, _, order) in zip(cell_uris, NOTEBOOK_CELLS)
+        ]),
+        cell_text_documents=[
+            types.TextDocumentItem(uri=cell, language_id="python" if kind == types.NotebookCellKind.Code else "markdown",
+                                   version=1, text=text)
+            for cell, (kind, text, _) in zip(cell_uris, NOTEBOOK_CELLS)
+        ],
+    ))
+    for _ in range(200):
+        if all(cell in client.diagnostics for cell in cell_uris):
+            break
+        await asyncio.sleep(0.05)
+    return uri, cell_uris
+
+
+async def test_notebook_cells_get_their_own_diagnostics_and_quick_fixes(client: LanguageClient, project: Path):
+    _, cells = await _open_notebook(client, project)
+    assert not client.diagnostics[cells[0]]
+    (deprecated,) = client.diagnostics[cells[1]]
+    (typo,) = client.diagnostics[cells[2]]
+    assert typo.code == "FL101" and typo.range.start == types.Position(line=1, character=4)
+    (out_of_order,) = client.diagnostics[cells[3]]  # the execution order (1, 3, 2) the client reports
+    assert out_of_order.code == "FL002" and "before cell 3 replaced `model.fc`" in out_of_order.message
+    fix = next(a for a in await _actions(client, cells[2], typo) if a.is_preferred)
+    assert _apply(NOTEBOOK_CELLS[2][1], fix, cells[2]).startswith("for p in model.parameters():\n    p.requires_grad")
+    fix = next(a for a in await _actions(client, cells[1], deprecated) if a.is_preferred)
+    assert "resnet18(weights=torchvision.models.ResNet18_Weights.IMAGENET1K_V1)" in _apply(NOTEBOOK_CELLS[1][1], fix, cells[1])
+    fix_all = await _actions(client, cells[1], only=[types.CodeActionKind.SourceFixAll])
+    assert fix_all and set(fix_all[0].edit.changes) == {cells[1], cells[2]}  # type: ignore[union-attr]
+
+
+async def test_closing_a_notebook_clears_its_cells(client: LanguageClient, project: Path):
+    uri, cells = await _open_notebook(client, project)
+    assert client.diagnostics[cells[2]]
+    client.notebook_document_did_close(types.DidCloseNotebookDocumentParams(
+        notebook_document=types.NotebookDocumentIdentifier(uri=uri),
+        cell_text_documents=[types.TextDocumentIdentifier(uri=cell) for cell in cells],
+    ))
+    import asyncio
+
+    for _ in range(100):
+        if not client.diagnostics[cells[2]]:
+            break
+        await asyncio.sleep(0.05)
+    assert not client.diagnostics[cells[2]]
+
+
+async def test_editing_a_cell_relints_the_notebook(client: LanguageClient, project: Path):
+    import asyncio
+
+    uri, cells = await _open_notebook(client, project)
+    assert client.diagnostics[cells[2]]
+    fixed = NOTEBOOK_CELLS[2][1].replace("require_grad", "requires_grad")
+    client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=uri, version=2),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[
+            types.NotebookDocumentCellContentChanges(
+                document=types.VersionedTextDocumentIdentifier(uri=cells[2], version=2),
+                changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)],
+            )
+        ])),
+    ))
+    for _ in range(100):
+        if not client.diagnostics[cells[2]]:
+            break
+        await asyncio.sleep(0.05)
+    assert not client.diagnostics[cells[2]]
+    assert sorted(d.code for d in client.diagnostics[cells[3]]) == ["FL002", "FL202"]  # the freeze now works

@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from featlint.diagnostics import DOCS_URL, Diagnostic, Edit, Fix, Location, Severity
+from featlint.diagnostics import Diagnostic, Edit, Fix, Location, Severity
 from featlint.outputs import FORMATS, Report, render
 from featlint.outputs.summary import statistics, summary_line
 from featlint.rules.base import Rule
 
-SCHEMA = Path(__file__).resolve().parents[1].parent / "shared" / "sarif-schema-2.1.0.json"
+from .conftest import REPO, SARIF_SCHEMA
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+PROJECT_URLS = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]
+
 
 TRAIN = "train.py"
 TRAIN_TEXT = (
@@ -177,9 +186,7 @@ def _sarif(diagnostics: list[Diagnostic]) -> dict:
 
 def test_sarif_validates_against_the_official_schema(in_project: Path) -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    if not SCHEMA.is_file():
-        pytest.skip(f"the SARIF schema is not at {SCHEMA}")
-    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
     outside = str(in_project.parent / "other" / "x.py")
     log = _sarif([*ALL, _diagnostic("FL990", Severity.ERROR, "far away", outside, (1, 1), (1, 2))])
     jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER).validate(log)
@@ -196,7 +203,7 @@ def test_sarif_validates_against_the_official_schema(in_project: Path) -> None:
 def test_sarif_describes_every_rule(in_project: Path) -> None:
     driver = _sarif([])["runs"][0]["tool"]["driver"]
     assert (driver["name"], driver["version"], driver["semanticVersion"]) == ("featlint", "1.2.3", "1.2.3")
-    assert driver["informationUri"] == "https://github.com/featlint/featlint"
+    assert driver["informationUri"] == PROJECT_URLS["Homepage"]
     demo, info = driver["rules"]
     assert demo == {
         "id": "FL990",
@@ -204,7 +211,7 @@ def test_sarif_describes_every_rule(in_project: Path) -> None:
         "shortDescription": {"text": "A demo mistake"},
         "fullDescription": {"text": "Finds the demo mistake, which is explained on two lines."},
         "help": {"text": DemoRule.documentation(), "markdown": DemoRule.documentation()},
-        "helpUri": f"{DOCS_URL}#fl990",
+        "helpUri": f"{PROJECT_URLS['Rules']}#fl990",
         "defaultConfiguration": {"level": "error"},
         "properties": {"tags": ["pytorch", "transfer-learning"], "precision": "high", "problem.severity": "error"},
     }
@@ -279,3 +286,18 @@ def test_statistics_counts_per_code_most_frequent_first() -> None:
         "    1\tFL992\t[ ]\tunregistered",
     ]
     assert statistics([]) == ""
+
+
+def test_web_addresses_come_from_one_setting() -> None:
+    """`[project.urls]` in pyproject.toml is the only place featlint's web addresses are written: rule links
+    in every format (JSON url, SARIF helpUri, the editor's link) and SARIF's informationUri are built from it."""
+    from featlint.urls import homepage, rule_url
+
+    assert rule_url("FL101") == PROJECT_URLS["Rules"] + "#fl101" and homepage() == PROJECT_URLS["Homepage"]
+    finding = _diagnostic("FL101", Severity.ERROR, "m", TRAIN, (1, 1), (1, 2))
+    assert json.loads(render("json", _report([finding])))[0]["url"] == rule_url("FL101")
+    from featlint.urls import from_metadata
+
+    assert from_metadata([f"{label}, {address}" for label, address in PROJECT_URLS.items()]) == PROJECT_URLS
+    written = [path for path in (REPO / "featlint").rglob("*.py") if "github.com/featlint" in path.read_text("utf-8")]
+    assert written == []

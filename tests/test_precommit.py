@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import REPO
+from .notebook_form import notebook
 
 
 def _pre_commit() -> list[str]:
@@ -43,6 +45,7 @@ def test_pre_commit_hook_fails_on_a_buggy_script(tmp_path: Path, hook_repo: Path
     (project / "train.py").write_text("for p in model.parameters():\n    p.require_grad = False\n")
     (project / "ok.py").write_text("x = 1\n")
     (project / "notes.txt").write_text("p.require_grad = False\n")
+    (project / "nb.ipynb").write_text(notebook("# In[1]:\nfor p in model.parameters():\n    p.require_grad = False\n"))
     _git(project, "add", "-A")
     env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
     done = subprocess.run(
@@ -52,12 +55,49 @@ def test_pre_commit_hook_fails_on_a_buggy_script(tmp_path: Path, hook_repo: Path
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "train.py:2:5: FL101" in output
+    assert "nb.ipynb:cell 1:2:5: FL101" in output  # `types_or: [python, jupyter]` hands notebooks to the hook
     assert "notes.txt" not in output.split("FL101")[0]
 
     (project / "train.py").write_text("for p in model.parameters():\n    p.requires_grad = False\n")
+    (project / "nb.ipynb").write_text(notebook("# In[1]:\nfor p in model.parameters():\n    p.requires_grad = False\n"))
     _git(project, "add", "-A")
     done = subprocess.run(
         [*_pre_commit(), "try-repo", str(hook_repo), "featlint", "--all-files"],
         cwd=project, env=env, capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _readme_local_hook() -> str:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- pre-commit-local:start -->\n```yaml\n(.*?)```", readme, re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def test_readme_local_hook_runs_the_manifest_command() -> None:
+    """The README's `repo: local` hook is the shipped hook, spelled out: same entry, files and serial run."""
+    yaml = pytest.importorskip("yaml")
+    local = yaml.safe_load(_readme_local_hook())["repos"][0]
+    shipped = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))[0]
+    assert local["repo"] == "local"
+    hook = local["hooks"][0]
+    assert {key: hook[key] for key in ("id", "entry", "language", "types_or", "require_serial")} == {
+        key: shipped[key] for key in ("id", "entry", "language", "types_or", "require_serial")
+    }
+    assert hook["additional_dependencies"] == ["featlint"]
+
+
+def test_readme_local_hook_works_from_a_clone(tmp_path: Path, hook_repo: Path) -> None:
+    """The README's local hook, with the clone's path as the dependency (what it says to do with a clone)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    _git(project, "init", "-q")
+    config = _readme_local_hook().replace("[featlint]", f"[{hook_repo}]")
+    (project / ".pre-commit-config.yaml").write_text(config)
+    (project / "train.py").write_text("for p in model.parameters():\n    p.require_grad = False\n")
+    _git(project, "add", "-A")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    done = subprocess.run([*_pre_commit(), "run", "--all-files"], cwd=project, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 1 and "train.py:2:5: FL101" in done.stdout + done.stderr, done.stdout + done.stderr

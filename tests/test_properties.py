@@ -11,8 +11,10 @@ from __future__ import annotations
 import ast
 import warnings
 
-import hypothesmith
-from hypothesis import HealthCheck, assume, given, settings
+import pytest
+
+hypothesmith = pytest.importorskip("hypothesmith", reason="hypothesmith is in the dev extra")
+from hypothesis import HealthCheck, assume, given, settings  # noqa: E402 - hypothesmith brings hypothesis
 from hypothesis import strategies as st
 
 from featlint import lint_source

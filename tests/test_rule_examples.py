@@ -10,6 +10,8 @@ from featlint import lint_source
 from featlint.rules import ALL_RULES
 from featlint.rules.base import InputRule, Rule, RuntimeRule
 
+from .notebook_form import notebook
+
 SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead")
 
 
@@ -18,6 +20,8 @@ def _cases(attribute: str) -> list[tuple[type[Rule], int, str]]:
 
 
 def _codes(source: str, rule: type[Rule]) -> list[str]:
+    if rule.examples_are_notebooks:
+        return [d.code for d in lint_source(notebook(source), "example.ipynb", select=[rule.code])]
     return [d.code for d in lint_source(source, select=[rule.code])]
 
 
@@ -53,7 +57,12 @@ def test_documentation_has_ruff_sections_and_runnable_examples(rule: type[Rule])
     if issubclass(rule, RuntimeRule):
         return  # reading the source finds nothing; tests/test_runtime_rules_docs.py runs these blocks
     assert rule.code in _codes(bad.group(1), rule)
-    assert _codes(good.group(1), rule) == []
+    # The correction is what a reader copies: it must be clean under every default rule, not only its own
+    # (FL101's once froze a model built without weights, which FL803 reports).
+    for block in re.findall(r"```python\n(.*?)```", correction, flags=re.S):
+        linted = lint_source(notebook(block), "example.ipynb") if rule.examples_are_notebooks else lint_source(block)
+        found = [f"{d.code} {d.start.row}: {d.message}" for d in linted]
+        assert found == [], f"{rule.code}'s 'Use instead' is not clean under the default rules:\n{block}\n{found}"
 
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.code)
@@ -62,7 +71,9 @@ def test_metadata(rule: type[Rule]) -> None:
     assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
     assert rule.summary and "\n" not in rule.summary
     if rule.fixable and not issubclass(rule, InputRule):
-        fixed = [d for src in rule.fires for d in lint_source(src, select=[rule.code]) if d.fix]
+        path = "example.ipynb" if rule.examples_are_notebooks else "<string>"
+        sources = [notebook(src) if rule.examples_are_notebooks else src for src in rule.fires]
+        fixed = [d for src in sources for d in lint_source(src, path, select=[rule.code]) if d.fix]
         assert fixed, f"{rule.code} claims a fix but no example carries one"
 
 

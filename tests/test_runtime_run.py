@@ -155,3 +155,20 @@ def test_script_arguments_after_the_separator_reach_the_script(tmp_path) -> None
 def test_run_on_cuda_finds_the_unused_head() -> None:
     done = _run("head_not_used.py", "--device", "cuda")
     assert "FL701" in {d["code"] for d in _findings(done)}
+
+
+def test_a_notebook_runs_its_code_cells_in_order_and_findings_name_cells(tmp_path) -> None:
+    from .notebook_form import notebook
+
+    lines = (REPO / FIXTURES / "optimizer_before_head.py").read_text().splitlines(keepends=True)
+    cut = next(i for i, line in enumerate(lines) if "optimizer" in line and "=" in line)
+    script = "".join(["# In[1]:\n!pip install torchvision\n%matplotlib inline\n", *lines[:cut], "# Markdown:\nThe optimizer.\n",
+                      "# In[2]:\n", *lines[cut:]])
+    path = tmp_path / "nb.ipynb"
+    path.write_text(notebook(script))
+    done = run_featlint(["run", "--fake-data", "--steps", "3", "--output-format", "json", str(path)])
+    assert done.returncode == 1, done.stderr
+    assert "note: not run (IPython syntax, magics and shell commands): cell 1 line 1, cell 1 line 2" in done.stderr
+    hits = [d for d in _findings(done) if d["code"] == "FL201"]
+    assert hits and hits[0]["filename"] == str(path) and (hits[0]["cell"], hits[0]["location"]["row"]) == (3, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"]  # the temporary script is gone

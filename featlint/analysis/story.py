@@ -151,6 +151,7 @@ class Event:
     grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
     selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
+    module_level: bool = False  # run by the module's own statements, not inside a call to the file's functions
 
     def located(self) -> tuple[Model, Path] | None:
         return self.model.root(self.path) if self.model is not None else None

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from featlint.diagnostics import Diagnostic, Severity
+from featlint.reading.notebook import Notebook, read_notebook
+from featlint.reading.source import UnreadableSource
 
 
 @dataclass(frozen=True)
@@ -28,21 +30,47 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def position(diagnostic: Diagnostic) -> str:
-    """`path:row:col`, the prefix that editors and terminals turn into a link."""
-    return f"{diagnostic.path}:{diagnostic.start.row}:{diagnostic.start.column}"
+    """`path:row:col`, the prefix that editors and terminals turn into a link; in a notebook ruff's
+    `nb.ipynb:cell 3:5:1`, rows and columns counted in the cell."""
+    cell = f"cell {diagnostic.cell}:" if diagnostic.cell is not None else ""
+    return f"{diagnostic.path}:{cell}{diagnostic.start.row}:{diagnostic.start.column}"
 
 
 class SourceLines:
-    """The lines of the reported files, split once per file however many findings it has."""
+    """The lines of the reported files (of a notebook's cells), split once however many findings they have."""
 
     def __init__(self, sources: Mapping[str, str]) -> None:
         self._sources = sources
-        self._lines: dict[str, list[str]] = {}
+        self._lines: dict[tuple[str, int | None], list[str]] = {}
+        self._notebooks: dict[str, Notebook | None] = {}
 
-    def line(self, path: str, row: int) -> str | None:
-        """Line `row` (1-based) of `path`; None when the file's text is unknown or shorter than that."""
-        if path not in self._lines:
+    def notebook(self, path: str) -> Notebook | None:
+        if path not in self._notebooks:
             text = self._sources.get(path)
-            self._lines[path] = _LINE_BREAK.split(text) if text is not None else []
-        lines = self._lines[path]
+            try:
+                self._notebooks[path] = read_notebook(text) if text is not None else None
+            except UnreadableSource:
+                self._notebooks[path] = None
+        return self._notebooks[path]
+
+    def line(self, path: str, row: int, cell: int | None = None) -> str | None:
+        """Line `row` (1-based) of `path`, or of its cell `cell`; None when the text is unknown or shorter."""
+        if (path, cell) not in self._lines:
+            text = self._sources.get(path)
+            if cell is not None:
+                notebook = self.notebook(path)
+                text = notebook.cells[cell - 1].source if notebook is not None and cell <= len(notebook.cells) else None
+            self._lines[path, cell] = _LINE_BREAK.split(text) if text is not None else []
+        lines = self._lines[path, cell]
         return lines[row - 1] if 1 <= row <= len(lines) else None
+
+    def file_region(self, diagnostic: Diagnostic) -> tuple[int, int, int, int]:
+        """(start row, start column, end row, end column) in the file itself: for a notebook finding, the
+        place in the .ipynb JSON of the string that holds the code, where annotations must point."""
+        start, end = diagnostic.start, diagnostic.end
+        notebook = self.notebook(diagnostic.path) if diagnostic.cell is not None else None
+        if notebook is None or diagnostic.cell is None:
+            return start.row, start.column, end.row, end.column
+        first = notebook.file_position(diagnostic.cell, start.row, start.column)
+        last = notebook.file_position(diagnostic.cell, end.row, end.column)
+        return (*first, *last) if last >= first else (*first, first[0], first[1] + 1)

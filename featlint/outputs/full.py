@@ -68,7 +68,7 @@ def _frame(diagnostic: Diagnostic, line: str) -> list[str]:
 
 def _block(diagnostic: Diagnostic, lines: SourceLines) -> str:
     parts = [headline(diagnostic)]
-    line = lines.line(diagnostic.path, diagnostic.start.row)
+    line = lines.line(diagnostic.path, diagnostic.start.row, diagnostic.cell)
     if line is not None:
         parts += _frame(diagnostic, line)
     if diagnostic.fix is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from featlint.diagnostics import Diagnostic
-from featlint.outputs._shared import LEVELS, position
+from featlint.outputs._shared import LEVELS, SourceLines, position
 
 if TYPE_CHECKING:
     from featlint.outputs.report import Report
@@ -23,14 +23,18 @@ def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def command(diagnostic: Diagnostic) -> str:
+def command(diagnostic: Diagnostic, lines: SourceLines) -> str:
+    """One annotation; `lines` (the reported files' text) places a notebook finding on the line of the .ipynb
+    file that holds its code, where a cell-relative row would point at the JSON's first lines."""
+    row, column, end_row, end_column = lines.file_region(diagnostic)
+    cell = f" (cell {diagnostic.cell})" if diagnostic.cell is not None else ""
     properties = {
         "file": diagnostic.path,
-        "line": diagnostic.start.row,
-        "col": diagnostic.start.column,
-        "endLine": diagnostic.end.row,
-        "endColumn": diagnostic.end.column,
-        "title": f"{diagnostic.code} {diagnostic.name}",
+        "line": row,
+        "col": column,
+        "endLine": end_row,
+        "endColumn": end_column,
+        "title": f"{diagnostic.code} {diagnostic.name}{cell}",
     }
     rendered = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items())
     data = escape_data(f"{position(diagnostic)}: {diagnostic.code} {diagnostic.message}")
@@ -38,4 +42,5 @@ def command(diagnostic: Diagnostic) -> str:
 
 
 def render(report: Report) -> str:
-    return "\n".join(command(d) for d in report.diagnostics)
+    lines = SourceLines(report.sources)
+    return "\n".join(command(d, lines) for d in report.diagnostics)

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from featlint.diagnostics import Diagnostic, rule_url
+from featlint.diagnostics import Diagnostic
 from featlint.outputs._shared import LEVELS, SourceLines
+from featlint.urls import homepage, rule_url
 
 if TYPE_CHECKING:
     from featlint.outputs.report import Report
     from featlint.rules.base import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://github.com/featlint/featlint"
 FINGERPRINT_KEY = "featlint/v1"
 SRCROOT = "%SRCROOT%"
 # GitHub truncates longer descriptions.
@@ -89,7 +89,11 @@ def _fingerprint(code: str, uri: str, line: str, occurrence: int) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _result(diagnostic: Diagnostic, location: dict[str, str], fingerprint: str, index: int | None) -> dict[str, Any]:
+def _result(
+    diagnostic: Diagnostic, location: dict[str, str], fingerprint: str, index: int | None,
+    region: tuple[int, int, int, int],
+) -> dict[str, Any]:
+    start_row, start_column, end_row, end_column = region
     result: dict[str, Any] = {
         "ruleId": diagnostic.code,
         "level": LEVELS[diagnostic.severity].sarif,
@@ -97,14 +101,18 @@ def _result(diagnostic: Diagnostic, location: dict[str, str], fingerprint: str, 
         "locations": [{"physicalLocation": {
             "artifactLocation": location,
             "region": {
-                "startLine": diagnostic.start.row,
-                "startColumn": diagnostic.start.column,
-                "endLine": diagnostic.end.row,
-                "endColumn": diagnostic.end.column,
+                "startLine": start_row,
+                "startColumn": start_column,
+                "endLine": end_row,
+                "endColumn": end_column,
             },
         }}],
         "partialFingerprints": {FINGERPRINT_KEY: fingerprint},
     }
+    if diagnostic.cell is not None:  # the region is in the .ipynb's JSON; where the code is in its cell
+        result["properties"] = {
+            "notebookCell": diagnostic.cell, "cellLine": diagnostic.start.row, "cellColumn": diagnostic.start.column,
+        }
     if index is not None:  # a finding of a rule outside the registry still shows, just without its metadata
         result["ruleIndex"] = index
     return result
@@ -123,9 +131,9 @@ def render(report: Report) -> str:
     results = []
     for d in report.diagnostics:
         location = artifact_location(d.path, cwd)
-        key = (d.code, location["uri"], (lines.line(d.path, d.start.row) or "").strip())
+        key = (d.code, location["uri"], (lines.line(d.path, d.start.row, d.cell) or "").strip())
         seen[key] += 1
-        results.append(_result(d, location, _fingerprint(*key, seen[key]), rule_index.get(d.code)))
+        results.append(_result(d, location, _fingerprint(*key, seen[key]), rule_index.get(d.code), lines.file_region(d)))
     log = {
         "$schema": SCHEMA,
         "version": "2.1.0",
@@ -134,7 +142,7 @@ def render(report: Report) -> str:
                 "name": "featlint",
                 "semanticVersion": report.version,
                 "version": report.version,
-                "informationUri": INFORMATION_URI,
+                "informationUri": homepage(),
                 "rules": [_rule(rule) for rule in report.rules],
             }},
             "columnKind": "unicodeCodePoints",

@@ -13,12 +13,14 @@ def _count(number: int, noun: str) -> str:
 
 
 def summary_line(
-    diagnostics: Sequence[Diagnostic], files_with_findings: int, fixable: int, *, fixed: int = 0, hidden_fixes: int = 0
+    diagnostics: Sequence[Diagnostic], files_with_findings: int, fixable: int, *, fixed: int = 0, hidden_fixes: int = 0,
+    uncovered: int = 0,
 ) -> str:
     """`Found 3 problems (2 errors, 1 warning) in 1 file.`, plus the fixable count when there is one.
 
     After `--fix`, ruff's form: `Found 5 problems (4 fixed, 1 remaining: 1 warning).` `hidden_fixes` are
-    unsafe fixes that only `--unsafe-fixes` applies.
+    unsafe fixes that only `--unsafe-fixes` applies. `uncovered` findings exist only in the fixed code; said
+    aloud, since otherwise "fixed + remaining" exceeds the count the user saw before fixing, unexplained.
     """
     if not diagnostics and not fixed:
         return "All checks passed."
@@ -27,6 +29,9 @@ def summary_line(
     if fixed:
         remaining = f"{len(diagnostics)} remaining" + (f": {severities}" if diagnostics else "")
         text = f"Found {_count(len(diagnostics) + fixed, 'problem')} ({fixed} fixed, {remaining})."
+        if uncovered:
+            them = "it" if uncovered == 1 else "them"
+            text += f"\n{_count(uncovered, 'new finding')} after fixing: the fixes uncovered {them}."
     else:
         text = (
             f"Found {_count(len(diagnostics), 'problem')} ({severities}) "

@@ -1,4 +1,6 @@
-"""Which files a run lints: walks directories for `*.py`, honouring excludes and `.gitignore`.
+"""Which files a run lints: walks directories for `*.py` and `*.ipynb`, honouring excludes and `.gitignore`.
+
+Notebooks are found by default, as ruff does since 0.6; `extend-exclude = ["*.ipynb"]` keeps them out.
 
 Files named on the command line are always linted (the user asked for them), unless `--force-exclude`
 applies the excludes to them too: that is what a pre-commit hook needs, since pre-commit passes every
@@ -23,7 +25,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "site-packages", "venv",
 )  # fmt: skip
 
-SOURCE_SUFFIX = ".py"
+SOURCE_SUFFIXES = (".py", ".ipynb")
 
 
 def relative_posix(path: Path, root: Path) -> str:
@@ -138,7 +140,7 @@ def _walk(
             path = directory / entry.name
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
-                is_source = not is_dir and entry.name.endswith(SOURCE_SUFFIX) and entry.is_file()
+                is_source = not is_dir and entry.name.endswith(SOURCE_SUFFIXES) and entry.is_file()
             except OSError:
                 continue
             if not (is_dir or is_source) or path_filter.excludes(path):

@@ -43,6 +43,9 @@ class Rule:
     # Code that must produce at least one finding of this rule, and code that must produce none.
     fires: ClassVar[tuple[str, ...]] = ()
     silent: ClassVar[tuple[str, ...]] = ()
+    # Notebook-only rules: `fires`, `silent` and the documentation's examples are notebooks in nbconvert's
+    # script form (`# In[3]:` starts a code cell that ran third, `# In[ ]:` one never run).
+    examples_are_notebooks: ClassVar[bool] = False
     # A frozen dataclass of the rule's settings, read from `[tool.featlint.<rule name>]`.
     Options: ClassVar[type[Any]] = NoOptions
     # The prefilter (featlint/running/prefilter.py) skips parsing a file when no selected rule can fire on it.

@@ -59,7 +59,7 @@ class RequiresGradTypo(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet18(weights=None)
+    model = torchvision.models.resnet18(weights=torchvision.models.ResNet18_Weights.DEFAULT)
     for param in model.parameters():
         param.require_grad = False
     ```
@@ -68,7 +68,7 @@ class RequiresGradTypo(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet18(weights=None)
+    model = torchvision.models.resnet18(weights=torchvision.models.ResNet18_Weights.DEFAULT)
     for param in model.parameters():
         param.requires_grad = False
     ```

@@ -25,7 +25,7 @@ class ModuleRequiresGradAssignment(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet50(weights=None)
+    model = torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.DEFAULT)
     model.layer1.requires_grad = False
     ```
 
@@ -33,7 +33,7 @@ class ModuleRequiresGradAssignment(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet50(weights=None)
+    model = torchvision.models.resnet50(weights=torchvision.models.ResNet50_Weights.DEFAULT)
     model.layer1.requires_grad_(False)
     ```
     """

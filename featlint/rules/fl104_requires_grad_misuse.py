@@ -24,7 +24,7 @@ class RequiresGradMisuse(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet18(weights=None)
+    model = torchvision.models.resnet18(weights=torchvision.models.ResNet18_Weights.DEFAULT)
     model.requires_grad(False)
     model.fc.requires_grad_ = True
     ```
@@ -33,7 +33,7 @@ class RequiresGradMisuse(Rule):
     ```python
     import torchvision
 
-    model = torchvision.models.resnet18(weights=None)
+    model = torchvision.models.resnet18(weights=torchvision.models.ResNet18_Weights.DEFAULT)
     model.requires_grad_(False)
     model.fc.requires_grad_(True)
     ```

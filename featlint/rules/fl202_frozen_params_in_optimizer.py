@@ -95,7 +95,7 @@ class FrozenParamsInOptimizer(Rule):
                 continue  # nothing it holds can train: FL203 says so
             yield ctx.report(
                 self, held.node or built.node,
-                f"the optimizer receives the parameters frozen on line {ctx.line(freeze.node)}: it skips them while "
+                f"the optimizer receives the parameters frozen on {ctx.where(freeze.node)}: it skips them while "
                 "they have no gradient, but once they have one (unfrozen later, or zeroed rather than cleared) "
                 "momentum and weight decay move the \"frozen\" weights; pass `filter(lambda p: p.requires_grad, ...)` "
                 "or only the parameters that train",

@@ -81,12 +81,12 @@ class EmptyOptimizer(Rule):
             freezes = [story.frozen_at(*p.located(), built) for p in held]
             if any(freeze is None for freeze in freezes):
                 continue
-            lines = sorted({ctx.line(f.node) for f in freezes if f is not None})
-            where = ", ".join(str(line) for line in lines)
+            nodes = sorted({ctx.line(f.node): f.node for f in freezes if f is not None}.items())
+            where = ", ".join(ctx.where(node) for _, node in nodes)
             models = {id(p.located()[0]): p.located()[0] for p in held}.values()
             yield ctx.report(
                 self, built.node,
-                f"every parameter this optimizer receives was frozen (line {where}): "
+                f"every parameter this optimizer receives was frozen ({where}): "
                 f"{_consequence(story, built, list(models))}; {_advice(ctx, story, built, list(models))}",
             )
 
@@ -151,11 +151,11 @@ def _advice(ctx: FileContext, story: Story, built: Event, models: list[Model]) -
             assert located is not None
             if story.frozen_at(model, located[1], built) is not None:
                 return (
-                    f"the new `{ctx.code(head.node)}` (line {ctx.line(head.node)}) is frozen too: freeze the backbone "
+                    f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) is frozen too: freeze the backbone "
                     f"before replacing it, or call `{ctx.code(head.node)}.requires_grad_(True)` after the freeze"
                 )
             return (
-                f"the new `{ctx.code(head.node)}` (line {ctx.line(head.node)}) trains but is not given to this "
+                f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) trains but is not given to this "
                 f"optimizer: pass its parameters, or filter the model's on `requires_grad`"
             )
     return (

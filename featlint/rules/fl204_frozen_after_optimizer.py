@@ -80,7 +80,7 @@ class FrozenAfterOptimizer(Rule):
                     continue
                 yield ctx.report(
                     self, freeze.node,
-                    f"frozen after the optimizer on line {ctx.line(built.node)} was built with these parameters: "
+                    f"frozen after the optimizer on {ctx.where(built.node)} was built with these parameters: "
                     "it keeps their momentum and weight-decay state, so they can keep moving; freeze before "
                     "building the optimizer, or rebuild it from the trainable parameters",
                 )

@@ -76,7 +76,7 @@ class StaleHeadInOptimizer(Rule):
                     if not story.rebuilt_after(model, change):
                         yield ctx.report(
                             self, change.node,
-                            f"the optimizer built on line {ctx.line(built.node)} holds the parameters of the "
+                            f"the optimizer built on {ctx.where(built.node)} holds the parameters of the "
                             f"`{ctx.code(change.node)}` replaced here: it keeps updating the discarded layer and "
                             "the new one never trains; build the optimizer after replacing the layer",
                         )

@@ -79,6 +79,6 @@ class ExhaustedParameterGenerator(Rule):
             )
             yield ctx.report(
                 self, event.node,
-                f"this parameter generator was already consumed on line {ctx.line(event.related)}: {effect}; "
+                f"this parameter generator was already consumed on {ctx.where(event.related)}: {effect}; "
                 "store a list, e.g. `list(model.parameters())`",
             )

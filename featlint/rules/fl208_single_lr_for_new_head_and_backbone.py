@@ -79,6 +79,6 @@ class SingleLrForNewHeadAndBackbone(Rule):
                 yield ctx.report(
                     self, held.node or built.node,
                     f"one param group holds the pretrained backbone and the new `{ctx.code(heads[-1].node)}` "
-                    f"(line {ctx.line(heads[-1].node)}): the random head's early gradients disturb the pretrained "
+                    f"({ctx.where(heads[-1].node)}): the random head's early gradients disturb the pretrained "
                     "features; give the backbone a smaller lr in its own group, or train the head alone first",
                 )

@@ -186,8 +186,8 @@ class HeadClassesMismatch(Rule):
                 loss = next(iter(used.values()))
                 yield ctx.report(
                     self, out.node,
-                    f"`{ctx.code(head.assignment.target)}` outputs one logit and the loss is cross-entropy (line "
-                    f"{ctx.line(loss)}): the log-softmax of one value is 0, so the loss is always 0 and nothing "
+                    f"`{ctx.code(head.assignment.target)}` outputs one logit and the loss is cross-entropy "
+                    f"({ctx.where(loss)}): the log-softmax of one value is 0, so the loss is always 0 and nothing "
                     f"learns; use `nn.BCEWithLogitsLoss()` with one output, or two outputs",
                 )
             return
@@ -207,7 +207,7 @@ class HeadClassesMismatch(Rule):
             yield ctx.report(
                 self, out.node,
                 f"`{ctx.code(head.assignment.target)}` outputs {size} classes but the script declares {count} "
-                f"({declared.label}, line {ctx.line(declared.node)}): {effect}; size the head with {hint}",
+                f"({declared.label}, {ctx.where(declared.node)}): {effect}; size the head with {hint}",
             )
 
 

@@ -110,7 +110,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         if not entropy or "NLLLoss" in used or "nll_loss" in used:
             return
         def where() -> str:  # a line number costs position metadata: only when reporting
-            return f"the loss is cross-entropy (line {ctx.line(entropy[0])}), which applies log-softmax itself"
+            return f"the loss is cross-entropy ({ctx.where(entropy[0])}), which applies log-softmax itself"
 
         for head in new_heads(ctx.analysis):
             softmax = _final_softmax(head.layer)
@@ -130,7 +130,7 @@ class SoftmaxBeforeCrossEntropy(Rule):
         for softmax, loss in _softmax_into_loss(ctx.analysis):
             yield ctx.report(
                 self, softmax,
-                f"this softmax is the input of the cross-entropy on line {ctx.line(loss)}, which applies log-softmax "
+                f"this softmax is the input of the cross-entropy on {ctx.where(loss)}, which applies log-softmax "
                 "itself: the training loss sees probabilities squashed into [0, 1], gradients shrink and training "
                 "stalls; pass the logits to the loss and apply softmax only for predictions",
             )

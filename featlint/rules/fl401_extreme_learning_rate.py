@@ -181,4 +181,4 @@ class ExtremeLearningRate(Rule):
     def _origin(ctx: FileContext, number: Number) -> str:
         if number.origin is None:
             return ""
-        return f" ({number.origin_label} on line {ctx.line(number.origin)})"
+        return f" ({number.origin_label} on {ctx.where(number.origin)})"

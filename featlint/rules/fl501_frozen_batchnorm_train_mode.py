@@ -84,7 +84,7 @@ class FrozenBatchnormTrainMode(Rule):
                 continue
             yield ctx.report(
                 self, mode.node,
-                f"`{ctx.code(mode.node)}` also puts the BatchNorm layers frozen on line {ctx.line(freeze.node)} in "
+                f"`{ctx.code(mode.node)}` also puts the BatchNorm layers frozen on {ctx.where(freeze.node)} in "
                 "training mode: their running statistics keep changing; call `.eval()` on the BatchNorm modules "
                 "after `train()`",
             )

@@ -80,7 +80,7 @@ class EvalModeNotReset(Rule):
                 continue
             yield ctx.report(
                 self, event.node,
-                f"`{ctx.code(event.node)}` runs inside the training loop on line {ctx.line(loop)} and nothing calls "
+                f"`{ctx.code(event.node)}` runs inside the training loop on {ctx.where(loop)} and nothing calls "
                 "`train()` again: from the next epoch on, dropout is off and BatchNorm statistics stay frozen; "
                 "call `model.train()` at the start of each epoch",
             )

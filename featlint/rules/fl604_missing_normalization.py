@@ -127,8 +127,8 @@ class MissingNormalization(Rule):
         for pipeline in pipelines:
             yield ctx.report(
                 self, pipeline.call,
-                f"this pipeline feeds images to a data set with no Normalize, while the model on line "
-                f"{ctx.line(model)} is built with pretrained weights: its features see pixels in {_range(pipeline)} instead of "
+                f"this pipeline feeds images to a data set with no Normalize, while the model on {ctx.where(model)} "
+                f"is built with pretrained weights: its features see pixels in {_range(pipeline)} instead of "
                 f"the statistics they were trained on, so every image is off the distribution they expect; "
                 f"{_advice(inputs, model)}",
             )

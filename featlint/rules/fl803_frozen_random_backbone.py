@@ -76,8 +76,8 @@ class FrozenRandomBackbone(Rule):
                     if overlaps(freeze.located()[1], path) and not self._new_layer(story, root, freeze):  # type: ignore[index]
                         yield ctx.report(
                             self, freeze.node,
-                            f"freezes a {model.builder.name} built without pretrained weights on line "
-                            f"{ctx.line(built.node)}, and nothing loads any: the head trains on random features; "
+                            f"freezes a {model.builder.name} built without pretrained weights on "
+                            f"{ctx.where(built.node)}, and nothing loads any: the head trains on random features; "
                             "pass `weights=...DEFAULT` or load a checkpoint",
                         )
                         break

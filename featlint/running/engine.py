@@ -5,7 +5,9 @@ becomes an internal error naming the file and the rule, with the other rules' fi
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
+import dataclasses
+import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from featlint.analysis import FileAnalysis
@@ -19,9 +21,16 @@ from featlint.running.prefilter import may_fire, python_parses
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
 from featlint.rules.fl001_unreadable_file import UnreadableFile
+from featlint.reading.notebook import Notebook, is_notebook, read_notebook
 from featlint.reading.source import UnreadableSource, decode_source, read_source
+from featlint.running.cells import into_cells
 from featlint.running.results import FileResult, InternalError
 from featlint.suppression import parse_suppressions
+
+# Cells that do not parse, each reported and left out, before the notebook is reported as a whole.
+MAX_BROKEN_CELLS = 5
+_LINE_PREFIX = re.compile(r"line (\d+)(.*)", re.DOTALL)
+
 
 def _unreadable(path: str, problem: UnreadableSource) -> Diagnostic:
     start = Location(problem.row, problem.column)
@@ -62,18 +71,58 @@ def _parse(text: str) -> cst.Module:
 
 
 def check_text(text: str, path: str, rules: Sequence[Rule], *, prefilter: bool = True) -> FileResult:
-    """`prefilter=False` parses every file, even one no rule can report on (the prefilter's tests compare)."""
+    """`prefilter=False` parses every file, even one no rule can report on (the prefilter's tests compare).
+    A notebook's `text` is its JSON: its code cells are linted as one program and findings name their cell."""
+    if is_notebook(path):
+        return _check_notebook(text, path, rules, prefilter)
     result = FileResult(path, source=text)
-    active = [rule for rule in rules if rule.code != UnreadableFile.code]
-    reports_unreadable = len(active) != len(rules)
-    if prefilter and not may_fire(text, active) and (not reports_unreadable or python_parses(text)):
-        return result
-    with deep_recursion():
-        _check_parsed(text, path, active, reports_unreadable, result)
+    _check_program(text, path, rules, prefilter, result, None)
     return result
 
 
-def _check_parsed(text: str, path: str, active: Sequence[Rule], reports_unreadable: bool, result: FileResult) -> None:
+def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool) -> FileResult:
+    result = FileResult(path, source=text)
+    try:
+        notebook = read_notebook(text)
+    except UnreadableSource as problem:
+        if any(rule.code == UnreadableFile.code for rule in rules):
+            result.diagnostics.append(_unreadable(path, problem))
+        return result
+    result.warnings.extend(f"{path}: {note}" for note in notebook.notes)
+    broken: list[Diagnostic] = []
+    for attempt in range(MAX_BROKEN_CELLS + 1):
+        checked = FileResult(path)
+        _check_program(notebook.program, path, rules, prefilter, checked, notebook)
+        found = [into_cells(d, notebook) for d in checked.diagnostics]
+        unreadable = next((d for d in found if d.code == UnreadableFile.code and d.cell is not None), None)
+        if unreadable is None or attempt == MAX_BROKEN_CELLS:
+            break
+        # A cell that does not parse is reported, and the others are checked without it, as Jupyter runs them.
+        broken.append(dataclasses.replace(
+            unreadable, message=f"{unreadable.message} (the other cells were checked without this one)"
+        ))
+        notebook = notebook.without(unreadable.cell)  # type: ignore[arg-type]
+    result.diagnostics = sorted([*broken, *found], key=lambda d: d.sort_key)
+    result.errors.extend(checked.errors)
+    result.warnings.extend(checked.warnings)
+    return result
+
+
+def _check_program(
+    text: str, path: str, rules: Sequence[Rule], prefilter: bool, result: FileResult, notebook: Notebook | None
+) -> None:
+    active = [rule for rule in rules if rule.code != UnreadableFile.code]
+    reports_unreadable = len(active) != len(rules)
+    if prefilter and not may_fire(text, active) and (not reports_unreadable or python_parses(text)):
+        return
+    with deep_recursion():
+        _check_parsed(text, path, active, reports_unreadable, result, notebook)
+
+
+def _check_parsed(
+    text: str, path: str, active: Sequence[Rule], reports_unreadable: bool, result: FileResult,
+    notebook: Notebook | None,
+) -> None:
     try:
         module = _parse(text)
     except UnreadableSource as problem:
@@ -83,7 +132,7 @@ def _check_parsed(text: str, path: str, active: Sequence[Rule], reports_unreadab
     if not active:
         return
     try:
-        found = _run_rules(path, text, module, active, result)
+        found = _run_rules(path, text, module, active, result, notebook)
     except RecursionError:  # nesting the depth check cannot see (implicit string concatenation): FL001, not a crash
         if reports_unreadable:
             result.diagnostics.append(_unreadable(path, too_deeply_nested()))
@@ -91,15 +140,23 @@ def _check_parsed(text: str, path: str, active: Sequence[Rule], reports_unreadab
     if found:
         found = list(dict.fromkeys(found))  # a function inlined at several calls reports its finding once
         suppressions = parse_suppressions(text, RULES_BY_CODE)
-        result.warnings.extend(f"{path}: {warning}" for warning in suppressions.warnings)
+        result.warnings.extend(f"{path}: {_in_cell(warning, notebook)}" for warning in suppressions.warnings)
         found = [d for d in found if not suppressions.suppresses(d)]
     result.diagnostics.extend(sorted(found, key=lambda d: d.sort_key))
 
 
-def _run_rules(path: str, text: str, module: cst.Module, active: Sequence[Rule], result: FileResult) -> list[Diagnostic]:
+def _in_cell(warning: str, notebook: Notebook | None) -> str:
+    """Suppression warnings begin "line N:"; in a notebook, that line is named by its cell."""
+    found = _LINE_PREFIX.match(warning)
+    return notebook.where(int(found[1])) + found[2] if notebook is not None and found else warning
+
+
+def _run_rules(
+    path: str, text: str, module: cst.Module, active: Sequence[Rule], result: FileResult, notebook: Notebook | None
+) -> list[Diagnostic]:
     """Every rule's findings; a crash is recorded as an internal error and the other rules still run."""
     try:
-        context = FileContext(path, text, module, FileAnalysis(module))
+        context = FileContext(path, text, module, FileAnalysis(module), notebook)
     except RecursionError:
         raise
     except Exception as error:  # noqa: BLE001 - one file must never stop the run
@@ -117,8 +174,17 @@ def _run_rules(path: str, text: str, module: cst.Module, active: Sequence[Rule],
 
 
 def check_file(path: Path, display: str, rules: Sequence[Rule]) -> FileResult:
+    return _check_decoded(lambda: read_source(path), display, rules)
+
+
+def check_bytes(data: bytes, display: str, rules: Sequence[Rule]) -> FileResult:
+    """Source that is no file on disk (standard input), decoded as Python would decode the file."""
+    return _check_decoded(lambda: decode_source(data), display, rules)
+
+
+def _check_decoded(decode: Callable[[], str], display: str, rules: Sequence[Rule]) -> FileResult:
     try:
-        text = read_source(path)
+        text = decode()
     except UnreadableSource as problem:
         result = FileResult(display)
         if any(rule.code == UnreadableFile.code for rule in rules):

@@ -4,6 +4,7 @@ worker processes and the cache. This sits above the engine, the cache and parall
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from featlint.config import Overrides, SettingsResolver
 from featlint.diagnostics import Diagnostic
 from featlint.reading.discovery import PathFilter, discover
 from featlint.running.cache import Cache
+from featlint.running.engine import check_bytes
 from featlint.running.parallel import Task, lint_files
 from featlint.running.results import FileResult, InternalError
 
@@ -59,6 +61,30 @@ def run(
     for result in results:
         warnings.extend(result.warnings)
     return RunResult(results, warnings)
+
+
+STDIN = "-"  # the path that means standard input, and the name its findings carry when it has no other
+
+
+def stdin_path(filename: Path | None, cwd: Path) -> Path:
+    """Where standard input is taken to live: `--stdin-filename`, else a file named `-` in the working
+    directory (whose settings then apply). fixes.rules_from maps the display path back to the same place."""
+    return Path(os.path.normpath(cwd.absolute() / (filename if filename is not None else STDIN)))
+
+
+def run_stdin(
+    data: bytes, filename: Path | None, resolver: SettingsResolver, *, force_exclude: bool = False
+) -> RunResult:
+    """Lint `data` (standard input) as the file `filename`: its configuration, per-file-ignores and, with
+    `force_exclude`, excludes apply, and findings name it. Never cached: nothing on disk keys the entry."""
+    path = stdin_path(filename, resolver.cwd)
+    settings = resolver.for_file(path)
+    excluded = PathFilter(settings.root, settings.exclude).excludes_with_parents
+    if force_exclude and filename is not None and excluded(path):
+        return RunResult([], [])
+    display = display_path(path, resolver.cwd.absolute()) if filename is not None else STDIN
+    result = check_bytes(data, display, settings.rules_for(path))
+    return RunResult([result], list(result.warnings))
 
 
 def lint_paths(

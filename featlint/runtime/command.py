@@ -72,8 +72,30 @@ def execute(script: Path, args: Sequence[str], options: RunOptions) -> RunOutcom
         raise click.UsageError(f"{script}: no such script")
     if importlib.util.find_spec("torch") is None or importlib.util.find_spec("torchvision") is None:
         raise click.UsageError('the runtime checker needs torch and torchvision: pip install "featlint[runtime]"')
+    if script.suffix == ".ipynb":
+        return _execute_notebook(script, args, options)
     return run_script(script, args, steps=options.steps, timeout=options.timeout, device=options.device,
                       fake_data=options.fake_data)
+
+
+def _execute_notebook(path: Path, args: Sequence[str], options: RunOptions) -> RunOutcome:
+    """The notebook's code cells in order, as one script, under the same harness; findings name cells."""
+    from featlint.reading.source import UnreadableSource
+    from featlint.runtime.notebook_script import as_script, into_notebook, not_run
+
+    try:
+        with as_script(path) as (script, notebook):
+            note = not_run(notebook)
+            if note is not None:
+                click.echo(f"note: {note}", err=True)
+            outcome = run_script(script, args, steps=options.steps, timeout=options.timeout, device=options.device,
+                                 fake_data=options.fake_data)
+    except (UnreadableSource, OSError) as error:
+        raise click.UsageError(f"{path}: {getattr(error, 'message', None) or error}") from None
+    report = outcome.report
+    if report is not None:
+        report = dataclasses.replace(report, findings=into_notebook(report.findings, script, path, notebook))
+    return dataclasses.replace(outcome, script=str(path), report=report)
 
 
 def run_command(
@@ -103,7 +125,7 @@ def run_command(
         if tail:
             click.echo(tail, err=True)
     if human and (findings or outcome.ok):  # "All checks passed." would contradict the error line below
-        click.echo(summary_line(findings, len({d.path for d in findings}), 0), err=True)
+        click.echo(summary_line(findings, len({d.path for d in findings}), 0))
     if findings:
         return 0 if exit_zero else 1
     if not outcome.ok:
@@ -121,7 +143,7 @@ def with_runtime(
     merged = list(static)
     all_sources = dict(sources)
     for path in paths:
-        if not (path.is_file() and path.suffix == ".py"):
+        if not (path.is_file() and path.suffix in (".py", ".ipynb")):
             continue
         outcome = execute(path, (), options)
         shown = _display(str(path.absolute()))

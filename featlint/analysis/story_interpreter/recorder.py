@@ -43,6 +43,7 @@ class Recorder:
             path=ref.path if ref is not None else (),
             conditional=frame.conditional if conditional is None else conditional,
             loops=frame.loops,
+            module_level=frame.scope is self.facts.module_scope,
             **fields,  # type: ignore[arg-type]
         )
         self.events.append(event)
