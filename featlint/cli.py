@@ -159,7 +159,8 @@ def check(
         if diagnostics:
             click.echo(statistics_table(diagnostics), err=report_to_stderr)
     else:
-        text = render(output_format, Report(diagnostics, sources, ALL_RULES, __version__, fixed=fixed))
+        report = Report(diagnostics, sources, ALL_RULES, __version__, fixed=fixed, errors=result.errors)
+        text = render(output_format, report)
         if text:
             click.echo(text, err=report_to_stderr)
     for error in result.errors:
@@ -169,7 +170,8 @@ def check(
         from featlint.fixes import fix_counts
 
         fixable, hidden = fix_counts(diagnostics, unsafe_fixes)
-        summary = summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden, uncovered=uncovered)
+        summary = summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden, uncovered=uncovered,
+                               internal_errors=len(result.errors))
         click.echo(summary, err=report_to_stderr)
     if result.errors:
         sys.exit(EXIT_ERROR)

@@ -93,7 +93,7 @@ def _choose(diagnostics: Sequence[Diagnostic], unsafe: bool, locate: Callable[[E
     for order, diagnostic in enumerate(diagnostics):
         if not is_applicable(diagnostic, unsafe):
             continue
-        assert diagnostic.fix is not None
+        assert diagnostic.fix is not None, f"{diagnostic.code} at {diagnostic.path}:{diagnostic.start.row} has no fix"
         located = [locate(edit) for edit in diagnostic.fix.edits]
         if None in located:
             continue

@@ -48,6 +48,18 @@ CONDITIONS = ("quantize",)
 LegacyDefault = WeightsEnum | Callable[[dict[str, Any]], WeightsEnum | None] | None
 
 
+def _drops(module: nn.Module) -> bool:
+    """The module drops something at random in train mode only (dropout, stochastic depth, attention dropout),
+    as built by default: with BatchNorm, what makes `train()` and `eval()` differ."""
+    if isinstance(module, nn.modules.dropout._DropoutNd):
+        return module.p > 0
+    if isinstance(module, torchvision.ops.StochasticDepth):
+        return module.p > 0
+    if isinstance(module, nn.MultiheadAttention):
+        return module.dropout > 0
+    return False
+
+
 def public_module(obj: Any) -> str:
     """The shortest import path that exports obj: the one a fix should write, not where obj happens to live."""
     candidates = {module.__name__ for module in TASKS.values()} | {obj.__module__}
@@ -354,6 +366,7 @@ def _architecture(
         "layers": {path: _layer(modules[path], trace, path) for path in sorted(paths)},
         "sequential_prefix": _sequential_prefix(children, trace),
         "batchnorm": any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in modules.values()),
+        "dropout": any(_drops(m) for m in modules.values()),
         "parameters": trees.add(model),
     }
     if aux_roots:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
+from featlint.analysis.failure import AnalysisFailed
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, collect
 from featlint.analysis.values import ValueAnalyzer
@@ -12,8 +14,11 @@ from featlint.startup.deferred import cst
 
 if TYPE_CHECKING:
     from featlint.analysis.architectures import Architectures
+    from featlint.analysis.hubs import Hubs
     from featlint.analysis.inputs import Inputs
     from featlint.analysis.story import Story
+
+T = TypeVar("T")
 
 
 class FileAnalysis:
@@ -22,24 +27,47 @@ class FileAnalysis:
         self.facts: ModuleFacts = collect(module)
         self.names = NameResolver(self.facts)
         self.values = ValueAnalyzer(self.facts, self.names)
+        self._failed: dict[str, AnalysisFailed] = {}
 
     @functools.cached_property
     def story(self) -> Story:
         """What happens to each model, in order; built on first use (only rules about order ask for it)."""
         from featlint.analysis.interpreter import build_story
 
-        return build_story(self.module, self.facts, self.names, self.values)
+        return self._build("the model story", lambda: build_story(self.module, self.facts, self.names, self.values))
 
     @functools.cached_property
     def architectures(self) -> Architectures:
         """Which torchvision model each expression holds and what lives inside it; built on first use."""
         from featlint.analysis.architectures import Architectures
 
-        return Architectures(self.module, self.facts, self.names, self.values)
+        return self._build("the architectures", lambda: Architectures(self.module, self.facts, self.names, self.values))
 
     @functools.cached_property
     def inputs(self) -> Inputs:
         """The transforms and pipelines the file writes and the torchvision models they can feed."""
         from featlint.analysis.inputs import Inputs
 
-        return Inputs(self.facts, self.names, self.architectures)
+        return self._build("the inputs", lambda: Inputs(self.facts, self.names, self.architectures))
+
+    @functools.cached_property
+    def hubs(self) -> Hubs:
+        """The file's timm, Hugging Face and PEFT objects and the order of its statements; built on first
+        use (only the model-hub rules ask, on files that name these libraries)."""
+        from featlint.analysis.hubs import Hubs
+
+        return self._build("the model-hub objects", lambda: Hubs(self.module, self.facts, self.names))
+
+    def _build(self, part: str, build: Callable[[], T]) -> T:
+        """A shared part, built once: should it fail, every rule that reads it gets the same AnalysisFailed
+        (the engine reports it once per file) instead of building it again."""
+        failed = self._failed.get(part)
+        if failed is not None:
+            raise failed
+        try:
+            return build()
+        except (RecursionError, AnalysisFailed):  # too deep: FL001; a part it reads failed: reported as that part
+            raise
+        except Exception as error:
+            self._failed[part] = AnalysisFailed(part, error)
+            raise self._failed[part] from error

@@ -264,7 +264,7 @@ class Architectures:
                         return None
                     part += container.length
                 parts.append(str(part))
-            assert origins is not None
+            assert origins is not None, "a layer path was built without the models it comes from"
             return Located(builder, origins, root, ".".join(parts))
         return None
 
@@ -339,7 +339,7 @@ class Architectures:
             if _SIZE_ATTRIBUTES[expr.attr.value] == "in":
                 return layer.in_size
             # The output size changes when the file replaces the layer: only the untouched one is known.
-            assert located is not None
+            assert located is not None, "a size attribute of a layer that has no place in a model"
             if any(covers(path, located.path) for path in self.assigned_paths(located)):
                 return None
             return layer.out_size
@@ -372,13 +372,15 @@ class Architectures:
         return self._built
 
     def has_unknown_models(self) -> bool:
-        """A model is built whose architecture featlint cannot tell (`models.__dict__[arch]()`, timm...)."""
+        """A model is built whose architecture featlint cannot tell (`models.__dict__[arch]()`, timm, a
+        Hugging Face or PEFT model)."""
         for site in self.facts.calls:
             built = model_call(self.names, site.node, site.scope)
             if built is not None and built.builder is None:
                 return True
             name = self.names.call_name(site.node, site.scope)
-            if name is not None and name.startswith("timm."):
+            if name is not None and (name.startswith("timm.") or (
+                    name.startswith(("transformers.", "peft.")) and self.values.is_model_factory(name))):
                 return True
         return False
 

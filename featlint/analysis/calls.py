@@ -34,6 +34,22 @@ def bool_literal(expr: cst.BaseExpression | None) -> bool | None:
     return None
 
 
+def literal(expr: cst.BaseExpression | None) -> tuple[object] | None:
+    """The value a literal (string, number, True/False/None, negative number) writes, in a 1-tuple so that a
+    literal `None` differs from "not a literal"."""
+    if isinstance(expr, cst.SimpleString):
+        return (expr.evaluated_value,)
+    if isinstance(expr, (cst.Integer, cst.Float)):
+        return (expr.evaluated_value,)
+    if isinstance(expr, cst.Name) and expr.value in ("True", "False", "None"):
+        return ({"True": True, "False": False, "None": None}[expr.value],)
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        inner = literal(expr.expression)
+        if inner is not None and isinstance(inner[0], (int, float)) and not isinstance(inner[0], bool):
+            return (-inner[0],)
+    return None
+
+
 def is_none(expr: cst.BaseExpression | None) -> bool:
     return isinstance(expr, cst.Name) and expr.value == "None"
 
@@ -77,6 +93,16 @@ class ModelCall:
     by_string: bool  # get_model / torch.hub.load take `weights="IMAGENET1K_V1"` without an import
 
 
+def vision_hub_call(call: cst.Call) -> ModelCall | None:
+    """`torch.hub.load("pytorch/vision[:tag]", "<builder>", ...)` at any tag, pinned before the weights API
+    included: it builds a torchvision model (`model_call` leaves old tags out, their `weights=` does not exist)."""
+    repo_name = string_literal(argument(call, 0, "repo_or_dir"))
+    if repo_name is None or repo_name.split(":")[0] != "pytorch/vision":
+        return None
+    short = string_literal(argument(call, 1, "model"))
+    return ModelCall(tv.builder_by_short_name(short) if short else None, by_string=True)
+
+
 def model_call(names: NameResolver, call: cst.Call, scope: Scope) -> ModelCall | None:
     name = names.call_name(call, scope)
     if name is None:
@@ -91,12 +117,7 @@ def model_call(names: NameResolver, call: cst.Call, scope: Scope) -> ModelCall |
         short = string_literal(argument(call, 0, "name"))
         return ModelCall(tv.builder_by_short_name(short) if short else None, by_string=True)
     if name == "torch.hub.load":
-        repo_name = string_literal(argument(call, 0, "repo_or_dir"))
-        if repo_name is None or repo_name.split(":")[0] != "pytorch/vision":
-            return None
-        tag = _HUB_TAG.match(repo_name.partition(":")[2])
-        if tag is not None and int(tag.group(1)) < 13:
-            return None
-        short = string_literal(argument(call, 1, "model"))
-        return ModelCall(tv.builder_by_short_name(short) if short else None, by_string=True)
+        found = vision_hub_call(call)
+        tag = _HUB_TAG.match((string_literal(argument(call, 0, "repo_or_dir")) or "").partition(":")[2])
+        return None if tag is not None and int(tag.group(1)) < 13 else found
     return None

@@ -11,10 +11,12 @@ together and is the entry the rest of featlint uses (:func:`build_story`).
 
 from __future__ import annotations
 
+from featlint.analysis import checkpoints
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Story
 from featlint.analysis.story_interpreter.assignments import Assignments
+from featlint.analysis.story_interpreter.branches import Branches
 from featlint.analysis.story_interpreter.expressions import Expressions
 from featlint.analysis.story_interpreter.invocations import Invocations
 from featlint.analysis.story_interpreter.library_calls import LibraryCalls
@@ -26,18 +28,21 @@ from featlint.startup.deferred import cst
 _TORCH_ROOTS = ("torch", "torchvision", "timm", "lightning", "pytorch_lightning")
 
 
-class Interpreter(Statements, Assignments, Expressions, Methods, LibraryCalls, Invocations):
+class Interpreter(Statements, Branches, Assignments, Expressions, Methods, LibraryCalls, Invocations):
     """One interpretation of one file; each base class is one concern (see the package's docstring)."""
 
     def run(self) -> Story:
         if not self._uses_torch():
             return Story([], [], [])
         self._budget = 40 * max(1, len(self.facts.calls)) + 2000
+        self._resumed = checkpoints.resumed_loads(self.facts, self.names)
         self._block(self.module.body, self.module_frame)
         for node, scope in list(self.facts.scopes.items()):
             if isinstance(node, cst.FunctionDef) and node not in self.reached and self._budget > 0:
                 self._standalone(node, scope)
-        return Story(self.events, self.models, self.optimizers)
+        if self._budget <= 0:
+            return Story([], [], [], self.unhandled)  # a story cut short could miss the statement that clears a finding
+        return Story(self.events, self.models, self.optimizers, self.unhandled)
 
     def _uses_torch(self) -> bool:
         for scope in self.facts.scopes.values():

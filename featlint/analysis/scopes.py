@@ -9,7 +9,7 @@ rules and the value analysis read.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 from featlint.startup.deferred import cst
@@ -150,6 +150,29 @@ def _plan(cls: type) -> tuple[tuple[str, ...], str, str]:
     return plan
 
 
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The children of a node that can hold code (whitespace and punctuation skipped), in source order:
+    for the analyses that need a walk of their own, run only on the files they concern."""
+    for name in _plan(type(node))[0]:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            yield from (item for item in value if isinstance(item, cst.CSTNode))
+
+
+def descendants(node: cst.CSTNode, stop: tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
+    """`node` and every node under it, without entering nodes of the `stop` types (yielded, not entered);
+    walked by hand like `_Collector`, since libcst's `children` visits and rebuilds every node."""
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        yield current
+        if current is not node and isinstance(current, stop):
+            continue
+        pending.extend(child_nodes(current))
+
+
 class _Collector:
     """A visitor with libcst's `visit_<Node>`/`leave_<Node>` protocol, walked by hand: libcst's own
     `visit` rebuilds and re-validates every node on the way back up, which costs more than the parse."""
@@ -182,7 +205,7 @@ class _Collector:
         return self.scope
 
     def _pop(self) -> None:
-        assert self.scope.parent is not None
+        assert self.scope.parent is not None, "left the module scope: scopes pushed and popped out of step"
         self.scope = self.scope.parent
 
     def _bind(self, name: str, kind: BindingKind, node: cst.CSTNode, **extra: object) -> None:

@@ -27,7 +27,9 @@ What it gives up on (precision first)
   Branches are both interpreted, and events inside them are marked conditional; a name bound differently by
   two branches becomes unknown afterwards. Values passed to functions from other modules are "escaped":
   rules that depend on nothing else touching the model stay silent after an escape. Recursion and call depth
-  beyond a few levels are not followed. Nothing is inferred from types or from other files.
+  beyond a few levels are not followed. Nothing is inferred from types or from other files. A statement whose
+  shape the interpreter did not expect (an exception while interpreting it) is unknown as a whole: its events
+  are taken back, the names it binds are forgotten and the models it mentions escape (:mod:`.unknown`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import functools
 from collections.abc import Iterable, Iterator
 
 from featlint.analysis import torchvision as tv
+from featlint.analysis.unknown import Unhandled
 from featlint.analysis.scopes import Scope
 from featlint.startup.deferred import cst
 
@@ -57,6 +60,7 @@ class Model:
     pretrained: bool | None = None
     user_class: cst.ClassDef | None = None
     wrapped: Model | None = None  # for DataParallel / DistributedDataParallel
+    maybe_wrapper: bool = False  # a wrapper on some paths only (`if device_count() > 1: m = DataParallel(m)`)
     from_parameter: bool = False  # the parameter of a function that is never called in this file
     library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub)
     home: tuple[Model, Path] | None = None  # once assigned into another model
@@ -101,6 +105,8 @@ class Optimizer:
     klass: str  # the torch.optim class name, e.g. "SGD"
     groups: list[Group]
     scope: Scope  # where its arguments are evaluated (to read learning rates)
+    # Built in a function that returned without returning or storing it: gone from this event's order on.
+    dead_after: int | None = None
 
     @property
     def known(self) -> bool:
@@ -146,15 +152,27 @@ class Event:
     on_device: bool = False  # HEAD: the new layer was created on a device
     fresh: bool = False  # HEAD: the new layer brings randomly initialised parameters (not Identity, not a model)
     has_params: bool = False  # HEAD: the new value has parameters at all (a fresh layer or a whole model)
+    # HEAD: a layer the user's own class defines on its instance in one of its methods (`self.conv = ...` in
+    # `__init__`): part of the design, not a replaced head.
+    constructed: bool = False
     strict: bool | None = None  # LOAD
     result_used: bool = True  # LOAD
+    resume: bool = False  # LOAD: the script's own training checkpoint, not pretrained weights (checkpoints.py)
     grad_disabled: bool = False  # BACKWARD: the loss was computed under no_grad/inference_mode
     selector: cst.BaseExpression | None = None  # FREEZE: a condition on parameter names
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
     module_level: bool = False  # run by the module's own statements, not inside a call to the file's functions
+    assumptions: tuple[str, ...] = ()  # the decided branches it was recorded on ("`feature_extract` is True")
+    _located: tuple[Model, Path] | None = dataclasses.field(default=None, repr=False)
 
     def located(self) -> tuple[Model, Path] | None:
+        if self._located is not None:
+            return self._located
         return self.model.root(self.path) if self.model is not None else None
+
+    def pin(self) -> None:
+        """Fix where the event sits once the story is complete (a model is not moved into another after)."""
+        self._located = self.model.root(self.path) if self.model is not None else None
 
 
 def covers(outer: Path, inner: Path) -> bool:
@@ -171,11 +189,16 @@ class Story:
     events: list[Event]
     models: list[Model]
     optimizers: list[Optimizer]
+    unhandled: list[Unhandled] = dataclasses.field(default_factory=list)  # statements given up on (unknown.py)
+
+    def __post_init__(self) -> None:
+        for event in self.events:
+            event.pin()
 
     def holdings(self) -> Iterator[tuple[Event, Params]]:
         """Every optimizer construction with each set of parameters it was given."""
         for built in self.of(EventKind.OPTIMIZER):
-            assert built.optimizer is not None
+            assert built.optimizer is not None, "an OPTIMIZER event without its optimizer"
             for held in built.optimizer.holdings():
                 yield built, held
 
@@ -195,10 +218,18 @@ class Story:
                 index.setdefault(id(event.model.root()[0]), []).append(event)
         return index
 
+    @functools.cached_property
+    def _by_model_kind(self) -> dict[tuple[int, EventKind], list[Event]]:
+        index: dict[tuple[int, EventKind], list[Event]] = {}
+        for key, events in self._by_model.items():
+            for event in events:
+                index.setdefault((key, event.kind), []).append(event)
+        return index
+
     def of(self, kind: EventKind, model: Model | None = None) -> list[Event]:
         if model is None:
             return self._by_kind[kind]
-        return [e for e in self._by_model.get(id(model), []) if e.kind is kind]
+        return self._by_model_kind.get((id(model), kind), [])
 
     def involves_pretrained_use(self, model: Model) -> bool:
         """The model is, or contains, a library model (or is a function's parameter that may be one): the
@@ -207,25 +238,68 @@ class Story:
 
     def pretrained_parts(self, model: Model, before: Event | None = None) -> list[Path]:
         """Paths inside `model` that hold pretrained weights: the model itself or a submodel built with
-        weights, and anything `load_state_dict` filled (before `before`, when given)."""
+        weights, and anything `load_state_dict` filled (before `before`, when given) except from the script's
+        own training checkpoint (a resume)."""
         parts = []
         for other in self.models:
             root, path = other.root()
             if root is model and other.pretrained:
                 parts.append(path)
         for load in self.on(model, [EventKind.LOAD]):
-            if before is None or load.order < before.order:
+            if not load.resume and (before is None or load.order < before.order):
                 located = load.located()
-                assert located is not None
+                assert located is not None, "a LOAD event without the model it loads into"
                 parts.append(located[1])
         return parts
 
+    def training_over(self, event: Event, model: Model) -> bool:
+        """Training ran before `event` (a step, a backward, or the model or an optimizer handed to code the file
+        does not show) and nothing trains after it (none of those, nor a new optimizer over the model): what
+        `event` changes once training is over (a notebook's final cell) changes nothing. With no training in
+        sight (set-up code, the training elsewhere), False."""
+        training = [
+            *self.of(EventKind.STEP), *self.of(EventKind.BACKWARD), *self.on(model, [EventKind.ESCAPE]),
+            *(e for e in self.of(EventKind.ESCAPE) if e.optimizer is not None),
+        ]
+        if not any(e.order < event.order for e in training):
+            return False
+        return not any(self.happens_after(e, event) for e in (*training, *self.optimizers_over(model)))
+
+    def trains_pretrained(self, held: Params, built: Event) -> bool:
+        """The optimizer built at `built` trains pretrained weights through `held`: nothing in it was frozen
+        before, and it covers a pretrained part that no replaced layer took the place of."""
+        model, path = held.located()
+        if any(f.value is not True for f in self.freezes_before(model, path, built)):
+            return False  # anything frozen: the user is managing what trains
+        heads = self.on(model, [EventKind.HEAD])
+        replaced = [h.located()[1] for h in heads if h.order < built.order]  # type: ignore[index]
+        for part in self.pretrained_parts(model, before=built):
+            if covers(path, part) or (covers(part, path) and not any(covers(r, path) for r in replaced)):
+                return True
+        return False
+
     def on(self, model: Model, kinds: Iterable[EventKind] | None = None) -> list[Event]:
-        events = self._by_model.get(id(model), [])
         if kinds is None:
-            return events
-        wanted = set(kinds)
-        return [e for e in events if e.kind in wanted]
+            return self._by_model.get(id(model), [])
+        parts = [self._by_model_kind.get((id(model), kind), []) for kind in dict.fromkeys(kinds)]
+        found = [part for part in parts if part]
+        if len(found) <= 1:
+            return list(found[0]) if found else []
+        return sorted((e for part in found for e in part), key=lambda e: e.order)
+
+    def path_note(self, *events: Event) -> str:
+        """` (when `feature_extract` is True)` when the events a finding rests on (or what happened before them to
+        their models and to what their optimizer holds) were recorded on a branch the file decides: the finding
+        holds on that path. Empty when it holds on every path."""
+        latest = max(e.order for e in events)
+        related: list[Event] = list(events)
+        for event in events:
+            if event.model is not None:
+                related.extend(self.on(event.model.root()[0]))
+            if event.optimizer is not None:
+                related.extend(e for held in event.optimizer.holdings() for e in self.on(held.located()[0]))
+        notes = dict.fromkeys(note for e in related if e.order <= latest for note in e.assumptions)
+        return f" (when {' and '.join(notes)})" if notes else ""
 
     @staticmethod
     def happens_after(later: Event, earlier: Event) -> bool:
@@ -234,12 +308,19 @@ class Story:
             return True
         return later is not earlier and any(loop in earlier.loops for loop in later.loops)
 
+    @staticmethod
+    def alive_at(built: Event, change: Event) -> bool:
+        """The optimizer `built` made can still update when `change` runs (it was not local to a function that
+        has returned by then)."""
+        optimizer = built.optimizer
+        return optimizer is None or optimizer.dead_after is None or change.order < optimizer.dead_after
+
     def optimizers_over(self, model: Model) -> list[Event]:
         """OPTIMIZER events whose optimizer may hold parameters of `model` (unknown holdings included)."""
         found = []
         for event in self.of(EventKind.OPTIMIZER):
             optimizer = event.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             if not optimizer.known or any(p.located()[0] is model for p in optimizer.holdings()):
                 found.append(event)
         return found
@@ -249,7 +330,7 @@ class Story:
         located = change.located()
         changed = located[1] if located is not None else ()
         for event in self.optimizers_over(model):
-            assert event.optimizer is not None
+            assert event.optimizer is not None, "an OPTIMIZER event without its optimizer"
             holds_it = not event.optimizer.known or any(
                 p.located()[0] is model and overlaps(p.located()[1], changed) for p in event.optimizer.holdings()
             )
@@ -272,7 +353,7 @@ class Story:
         found = []
         for freeze in self.on(model, [EventKind.FREEZE]):
             located = freeze.located()
-            assert located is not None
+            assert located is not None, "a FREEZE event without the model it freezes"
             if freeze.order < event.order and overlaps(located[1], path):
                 found.append(freeze)
         return found
@@ -285,7 +366,7 @@ class Story:
             if other.order >= event.order:
                 break
             located = other.located()
-            assert located is not None
+            assert located is not None, f"a {other.kind.name} event listed under a model but without one"
             other_path = located[1]
             if other.kind is EventKind.FREEZE:
                 if (

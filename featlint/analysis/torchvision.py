@@ -100,6 +100,7 @@ class Architecture:
     children: tuple[str, ...]  # the model's direct submodules, in registration order
     layers: Mapping[str, Layer]  # the children, the stem, the head and every layer of its containers
     batchnorm: bool
+    dropout: bool  # dropout, stochastic depth or attention dropout with p > 0, as built by default
     aux: Mapping[str, AuxHead]
     aux_param: str | None  # the builder argument that switches the auxiliary heads (aux_logits)
     min_train_size: int | None  # models with auxiliary heads: the smallest input their train forward takes
@@ -240,6 +241,7 @@ def architecture(builder: Builder) -> Architecture | None:
         children=tuple(data["children"]),
         layers=MappingProxyType({path: _layer(path, layer) for path, layer in data["layers"].items()}),
         batchnorm=data["batchnorm"],
+        dropout=data["dropout"],
         aux=MappingProxyType({
             root: AuxHead(root, aux["head"], aux["without_weights"], aux["with_weights"])
             for root, aux in data.get("aux", {}).items()
@@ -261,7 +263,12 @@ def parameter_names(builder: Builder) -> tuple[str, ...]:
     arch = architecture(builder)
     if arch is None:
         return ()
-    trees = _knowledge().parameter_trees
+    return expand_parameter_tree(_knowledge().parameter_trees, arch.parameters_tree)
+
+
+def expand_parameter_tree(trees: list[Any], root: int) -> tuple[str, ...]:
+    """Dotted parameter names from a tree of module names whose equal subtrees are shared: node
+    `[own names, [[child, node index], ...]]` (the generators' encoding, for torchvision and transformers)."""
     names: list[str] = []
 
     def expand(node: int, prefix: str) -> None:
@@ -270,7 +277,7 @@ def parameter_names(builder: Builder) -> tuple[str, ...]:
         for child, index in children:
             expand(index, f"{prefix}{child}.")
 
-    expand(arch.parameters_tree, "")
+    expand(root, "")
     return tuple(names)
 
 

@@ -13,6 +13,8 @@ import enum
 import operator
 from collections.abc import Callable, Iterable
 
+from featlint.analysis import calls
+from featlint.analysis import hub_knowledge as hk
 from featlint.analysis import torchvision as tv
 from featlint.analysis.names import DYNAMIC, NameResolver
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope, element_of
@@ -27,6 +29,9 @@ class Kind(enum.Enum):
 
 # Builders outside torchvision that return a model.
 _MODEL_FACTORIES = frozenset({"torch.hub.load", "timm.create_model", "torchvision.models.get_model"})
+# Model hubs whose factories return an nn.Module: `transformers.<ModelClass>.from_pretrained`/`from_config`,
+# `peft.get_peft_model`, `peft.PeftModel.from_pretrained` (see hub_knowledge for the model classes).
+_HUB_FACTORY_PREFIXES = ("transformers.", "peft.")
 # Base classes that make a user class an nn.Module.
 _MODULE_BASE_PREFIXES = ("torch.nn.", "torchvision.models.")
 _MODULE_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.LightningModule",
@@ -57,6 +62,9 @@ _ITERATOR_KINDS = {
     "children": ((), Kind.MODULE), "modules": ((), Kind.MODULE),
     "named_children": ((1,), Kind.MODULE), "named_modules": ((1,), Kind.MODULE),
 }
+_PARAMETER_CONTAINERS = frozenset({"torch.nn.ParameterDict", "torch.nn.ParameterList",
+                                   "torch.nn.modules.container.ParameterDict",
+                                   "torch.nn.modules.container.ParameterList"})
 _PASS_THROUGH_ITERABLES = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.sorted",
                                      "builtins.iter", "builtins.set"})
 
@@ -87,6 +95,7 @@ class ValueAnalyzer:
         self.names = names
         self._active: set[tuple[int, tuple[int, ...]]] = set()
         self._argparse_defaults: dict[str, list[tuple[cst.BaseExpression, Scope, cst.Call]]] | None = None
+        self._argparse_literals: dict[str, tuple[object, ...] | None] | None = None
 
     # --- kinds --------------------------------------------------------------------------------------
     def kind_of(self, expr: cst.BaseExpression, scope: Scope) -> Kind:
@@ -116,6 +125,8 @@ class ValueAnalyzer:
         if isinstance(expr, cst.Attribute):
             return self._attribute_kind(expr, scope)
         if isinstance(expr, cst.Subscript):
+            if self._is_parameter_container(expr.value, scope):
+                return Kind.PARAMETER if _is_single_index(expr) else Kind.UNKNOWN
             if self.kind_of(expr.value, scope) is Kind.MODULE:
                 return Kind.MODULE  # Sequential / ModuleList / ModuleDict indexing
             return self.element_kind(expr.value, (), scope) if _is_single_index(expr) else Kind.UNKNOWN
@@ -181,6 +192,22 @@ class ValueAnalyzer:
             return Kind.UNKNOWN
         return Kind.MODULE
 
+    def _is_parameter_container(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """`nn.ParameterDict(...)` / `nn.ParameterList(...)`, held in a name or a `self.` attribute bound only
+        to one: modules whose items are parameters, not submodules."""
+        if isinstance(expr, cst.Name):
+            bindings = scope.lookup(expr.value)
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            owner = scope.self_class(expr.value.value)
+            bindings = self.facts.class_attributes.get(owner, {}).get(expr.attr.value, []) if owner else []
+        else:
+            return False
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call) and not b.element
+            and self.names.qualified_name(b.value.func, b.scope) in _PARAMETER_CONTAINERS
+            for b in bindings
+        )
+
     def _instance_class(self, expr: cst.BaseExpression, scope: Scope) -> cst.ClassDef | None:
         """The class defined in this file that `expr` is an instance of, when every binding agrees.
 
@@ -212,6 +239,8 @@ class ValueAnalyzer:
     def is_model_factory(self, name: str) -> bool:
         if name in _MODEL_FACTORIES or tv.builder(name) is not None:
             return True
+        if name.startswith(_HUB_FACTORY_PREFIXES):
+            return _is_hub_model_factory(name)
         module, _, member = name.rpartition(".")
         return member == DYNAMIC and tv.is_builder_module(module)
 
@@ -294,7 +323,7 @@ class ValueAnalyzer:
         if isinstance(expr, cst.Name):
             return self._constant(expr, scope)
         if isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
-            if self._is_parsed_arguments(expr.value, scope):
+            if self.is_parsed_arguments(expr.value, scope):
                 return self._argparse_default(expr.attr.value)
         return None
 
@@ -319,7 +348,7 @@ class ValueAnalyzer:
             return found
         return Number(found.value, binding.node, f"`{expr.value}`")
 
-    def _is_parsed_arguments(self, name: cst.Name, scope: Scope) -> bool:
+    def is_parsed_arguments(self, name: cst.Name, scope: Scope) -> bool:
         """`args` bound to `parser.parse_args()` (or to a same-file function that returns it)."""
         bindings = scope.lookup(name.value)
         if len(bindings) != 1 or bindings[0].kind != "assign" or bindings[0].value is None:
@@ -330,7 +359,7 @@ class ValueAnalyzer:
         if not isinstance(value, cst.Call):
             return False
         if isinstance(value.func, cst.Attribute):
-            return value.func.attr.value in ("parse_args", "parse_known_args")
+            return value.func.attr.value in ("parse_args", "parse_known_args") and parses_command_line(value)
         if isinstance(value.func, cst.Name):
             for definition in bindings[0].scope.lookup(value.func.value):
                 if isinstance(definition.node, cst.FunctionDef) and _returns_parsed_arguments(
@@ -338,6 +367,41 @@ class ValueAnalyzer:
                 ):
                     return True
         return False
+
+    def argparse_literal(self, dest: str) -> tuple[object] | None:
+        """What `args.<dest>` holds when the script is run without that option, if every `add_argument` for it
+        agrees: its literal default, False for `store_true` (True for `store_false`), None without a default.
+        None (not a 1-tuple) when the default is not a literal or no `add_argument` names `dest`."""
+        if self._argparse_literals is None:
+            self._argparse_literals = self._collect_argparse_literals()
+        found = self._argparse_literals.get(dest)
+        return found if found is not None and len(found) == 1 else None  # type: ignore[return-value]
+
+    def _collect_argparse_literals(self) -> dict[str, tuple[object, ...] | None]:
+        """Per destination, the distinct literal values it defaults to (None: one of them is not a literal)."""
+        found: dict[str, tuple[object, ...] | None] = {}
+        for site in self.facts.calls:
+            call = site.node
+            if not (isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_argument"):
+                continue
+            dest = _argparse_dest(call)
+            if dest is None:
+                continue
+            default = next((a.value for a in call.args if a.keyword and a.keyword.value == "default"), None)
+            action = next((a.value for a in call.args if a.keyword and a.keyword.value == "action"), None)
+            action_name = calls.string_literal(action) if action is not None else None
+            if default is not None:
+                value = calls.literal(default)
+            elif action_name in ("store_true", "store_false"):
+                value = (action_name == "store_false",)
+            else:
+                value = (None,) if action is None else None
+            known = found.get(dest, ())
+            if value is None or known is None:
+                found[dest] = None
+            elif value[0] not in known:
+                found[dest] = (*known, value[0])
+        return found
 
     def _argparse_default(self, dest: str) -> Number | None:
         if self._argparse_defaults is None:
@@ -363,8 +427,26 @@ class ValueAnalyzer:
         return defaults
 
 
+def _is_hub_model_factory(name: str) -> bool:
+    library, _, rest = name.partition(".")
+    parts = rest.split(".")
+    if library == "peft":
+        return parts[-1] == "get_peft_model" or (
+            len(parts) >= 2 and parts[-1] == "from_pretrained" and "PeftModel" in parts[-2])
+    return len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config") and hk.is_hf_model_class(parts[-2])
+
+
 def _is_single_index(expr: cst.Subscript) -> bool:
     return len(expr.slice) == 1 and isinstance(expr.slice[0].slice, cst.Index)
+
+
+def parses_command_line(call: cst.Call) -> bool:
+    """`parse_args()` of the command line, or of an empty list (a notebook's `parse_args(args=[])`): the
+    defaults hold when no option is given; an explicit argument list may set any of them."""
+    if not call.args:
+        return True
+    value = call.args[0].value
+    return len(call.args) == 1 and isinstance(value, (cst.List, cst.Tuple)) and not value.elements
 
 
 def _returns_parsed_arguments(returns: list[cst.Return]) -> bool:
@@ -372,6 +454,7 @@ def _returns_parsed_arguments(returns: list[cst.Return]) -> bool:
         isinstance(r.value, cst.Call)
         and isinstance(r.value.func, cst.Attribute)
         and r.value.func.attr.value == "parse_args"
+        and parses_command_line(r.value)
         for r in returns
     )
 

@@ -13,6 +13,7 @@ from featlint.outputs._shared import LEVELS, SourceLines, position
 
 if TYPE_CHECKING:
     from featlint.outputs.report import Report
+    from featlint.running.results import InternalError
 
 
 def escape_data(text: str) -> str:
@@ -41,6 +42,16 @@ def command(diagnostic: Diagnostic, lines: SourceLines) -> str:
     return f"::{LEVELS[diagnostic.severity].github} {rendered}::{data}"
 
 
+def error_command(error: InternalError) -> str:
+    """An internal error as an error annotation on its file, so a workflow shows that a check did not run."""
+    properties: dict[str, object] = {"file": error.path}
+    if error.line is not None:
+        properties["line"] = error.line
+    properties["title"] = f"featlint internal error in {error.where}"
+    rendered = ",".join(f"{key}={escape_property(str(value))}" for key, value in properties.items())
+    return f"::error {rendered}::{escape_data(str(error))}"
+
+
 def render(report: Report) -> str:
     lines = SourceLines(report.sources)
-    return "\n".join(command(d, lines) for d in report.diagnostics)
+    return "\n".join([*(command(d, lines) for d in report.diagnostics), *(error_command(e) for e in report.errors)])

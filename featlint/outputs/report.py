@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     # Only annotations: importing the rules package would load the whole registry and its analysis.
     from featlint.diagnostics import Diagnostic
     from featlint.rules.base import Rule
+    from featlint.running.results import InternalError
 
 
 @dataclass
@@ -21,3 +22,6 @@ class Report:
     rules: Sequence[type[Rule]]  # the whole registry: SARIF describes every rule, not only those that fired
     version: str
     fixed: int = 0  # findings the fix mode already applied; they are no longer in `diagnostics`
+    # featlint's own failures: the machine-read formats carry them (SARIF, GitHub); every format's caller also
+    # prints them on stderr and exits 2.
+    errors: Sequence[InternalError] = ()

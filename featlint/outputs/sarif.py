@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from featlint.urls import homepage, rule_url
 if TYPE_CHECKING:
     from featlint.outputs.report import Report
     from featlint.rules.base import Rule
+    from featlint.running.results import InternalError
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "featlint/v1"
@@ -118,6 +120,29 @@ def _result(
     return result
 
 
+def _invocation(errors: Sequence[InternalError], rule_index: dict[str, int], cwd: Path) -> dict[str, Any]:
+    """Whether the run checked everything: an internal error is a tool execution notification and makes the
+    invocation unsuccessful, so code scanning shows that the analysis failed instead of a clean file."""
+    notifications = []
+    for error in errors:
+        region = {"startLine": error.line} if error.line is not None else {}
+        location: dict[str, Any] = {"artifactLocation": artifact_location(error.path, cwd)}
+        if region:
+            location["region"] = region
+        notification: dict[str, Any] = {
+            "level": "error",
+            "message": {"text": str(error)},
+            "locations": [{"physicalLocation": location}],
+        }
+        if error.code is not None:
+            rule: dict[str, Any] = {"id": error.code}
+            if error.code in rule_index:
+                rule["index"] = rule_index[error.code]
+            notification["associatedRule"] = rule
+        notifications.append(notification)
+    return {"executionSuccessful": not errors, "toolExecutionNotifications": notifications}
+
+
 def _srcroot(cwd: Path) -> str:
     uri = cwd.as_uri()
     return uri if uri.endswith("/") else uri + "/"
@@ -145,6 +170,7 @@ def render(report: Report) -> str:
                 "informationUri": homepage(),
                 "rules": [_rule(rule) for rule in report.rules],
             }},
+            "invocations": [_invocation(report.errors, rule_index, cwd)],
             "columnKind": "unicodeCodePoints",
             "originalUriBaseIds": {SRCROOT: {"uri": _srcroot(cwd)}},
             "results": results,

@@ -15,13 +15,24 @@ def _count(number: int, noun: str) -> str:
 def summary_line(
     diagnostics: Sequence[Diagnostic], files_with_findings: int, fixable: int, *, fixed: int = 0, hidden_fixes: int = 0,
     uncovered: int = 0,
+    internal_errors: int = 0,
 ) -> str:
     """`Found 3 problems (2 errors, 1 warning) in 1 file.`, plus the fixable count when there is one.
 
     After `--fix`, ruff's form: `Found 5 problems (4 fixed, 1 remaining: 1 warning).` `hidden_fixes` are
     unsafe fixes that only `--unsafe-fixes` applies. `uncovered` findings exist only in the fixed code; said
     aloud, since otherwise "fixed + remaining" exceeds the count the user saw before fixing, unexplained.
+    After an internal error some checks did not run, so the line says so and never claims that all checks
+    passed.
     """
+    if internal_errors:
+        failed = f"{_count(internal_errors, 'internal error')}: some checks did not run (see the errors above)."
+        if not diagnostics and not fixed:
+            return f"No problems found, but {failed}"
+        first, *rest = summary_line(
+            diagnostics, files_with_findings, fixable, fixed=fixed, hidden_fixes=hidden_fixes, uncovered=uncovered
+        ).split("\n")
+        return "\n".join([f"{first[:-1]}; {failed}", *rest])
     if not diagnostics and not fixed:
         return "All checks passed."
     by_severity = Counter(d.severity for d in diagnostics)

@@ -140,7 +140,7 @@ def _with_display_in_parts(piece: _Piece, piece_size: int) -> cst.Module | None:
     """The piece (one statement assigning a large list or dict literal) parsed as the statement with an empty
     display, the display parsed in parts (`_display`), and the two put together; None where the display cannot
     be cut or the parts do not fit (the caller parses the piece whole)."""
-    assert piece.display is not None
+    assert piece.display is not None, "a piece of a large file without the text it shows"
     text, locate = piece.text, _Locator(piece.text, piece.first_line)
     span = _display_span(piece.display, text, locate)
     full = _display(piece.display, span, text, locate, piece_size) if span else None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Path, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Path, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -12,7 +12,9 @@ class HeadFrozen(Rule):
     """
     ## What it does
     Finds a freeze that covers a head replaced before it: every parameter of the model frozen after
-    `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards.
+    `model.fc = nn.Linear(...)`, or the new head frozen explicitly, with nothing re-enabling it afterwards,
+    unless the freeze comes after the training is over (a step, a backward or a training function ran before
+    it, and nothing trains after it).
 
     ## Why is this bad?
     New layers are created trainable; freezing the whole model afterwards freezes the head too, so nothing
@@ -30,6 +32,7 @@ class HeadFrozen(Rule):
     model.fc = torch.nn.Linear(512, 10)
     for param in model.parameters():
         param.requires_grad = False
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     ```
 
     ## Use instead
@@ -41,6 +44,7 @@ class HeadFrozen(Rule):
     for param in model.parameters():
         param.requires_grad = False
     model.fc = torch.nn.Linear(512, 10)
+    optimizer = torch.optim.SGD(model.fc.parameters(), lr=0.01)
     ```
     """
 
@@ -51,9 +55,9 @@ class HeadFrozen(Rule):
     requires_tokens = STORY_TOKENS
     fires = (
         "import torch, torchvision\nm = torchvision.models.vgg16()\nm.classifier[6] = torch.nn.Linear(4096, 2)\n"
-        "m.requires_grad_(False)\n",
+        "m.requires_grad_(False)\nopt = torch.optim.SGD(m.parameters(), lr=0.01)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
-        "m.fc.requires_grad_(False)\n",
+        "m.fc.requires_grad_(False)\nopt = torch.optim.SGD(m.parameters(), lr=0.01)\n",
     )
     silent = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
@@ -62,20 +66,24 @@ class HeadFrozen(Rule):
         "for name, p in m.named_parameters():\n    if not name.startswith('fc'):\n        p.requires_grad = False\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
         "m.layer1.requires_grad_(False)\n",
+        # frozen after the last training step (a notebook's final cell): nothing trains afterwards anyway
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.fc = torch.nn.Linear(512, 2)\n"
+        "opt = torch.optim.SGD(m.parameters(), lr=0.01)\nfor x, y in loader:\n"
+        "    torch.nn.functional.cross_entropy(m(x), y).backward()\n    opt.step()\nm.requires_grad_(False)\n",
         # one parameter of a layer kept fixed on purpose: the layer still trains
         "import torch\nclass Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
         "        self.fc = torch.nn.Linear(10, 50)\n        self.fc.bias.requires_grad = False\nNet()\n",
-        # frozen once training is over, to export or inspect the model
-        "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
-        "opt = torch.optim.SGD(m.parameters(), lr=0.01)\nfor x, y in loader:\n"
-        "    torch.nn.functional.cross_entropy(m(x), y).backward()\n    opt.step()\nm.requires_grad_(False)\n",
+        # frozen once training is over (before saving or inspecting it), and nothing trains it afterwards
+        "import torch, torchvision\nfrom helpers import fit\nm = torchvision.models.resnet18()\n"
+        "m.fc = torch.nn.Linear(512, 2)\nfit(m, torch.optim.SGD(m.parameters(), lr=0.01))\n"
+        "m.requires_grad_(False)\ntorch.save(m, 'm.pt')\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
         for head in story.of(EventKind.HEAD):
-            if not head.fresh:
-                continue  # a pretrained model or a layer without parameters: freezing it is the point
+            if not head.fresh or head.constructed:
+                continue  # a pretrained model, a layer without parameters, or a layer of the user's own design
             model, head_path = head.located()  # type: ignore[misc]
             for freeze in story.on(model, [EventKind.FREEZE]):
                 path = freeze.located()[1]  # type: ignore[index]
@@ -83,9 +91,12 @@ class HeadFrozen(Rule):
                     continue
                 if freeze.partial or not covers(path, head_path):
                     continue
-                if self._re_enabled(story, freeze, head_path) or self._after_training(story, head, freeze):
+                if self._re_enabled(story, freeze, head_path) or story.training_over(freeze, model):
                     continue
-                yield ctx.report(self, freeze.node, self._message(ctx, story, freeze, head, path, head_path))
+                yield ctx.report(
+                    self, freeze.node,
+                    self._message(ctx, story, freeze, head, path, head_path) + story.path_note(freeze, head),
+                )
                 break
 
     @staticmethod
@@ -107,18 +118,6 @@ class HeadFrozen(Rule):
         return (
             f"this freezes {what}, {new} included: {effect}; freeze before replacing the head, or re-enable the "
             "head afterwards"
-        )
-
-    @staticmethod
-    def _after_training(story: Story, head: Event, freeze: Event) -> bool:
-        """The model was trained (an optimizer step, a backward, or code the file does not show) between the head
-        replacement and the freeze, and nothing uses it for training afterwards: a freeze at the end of the
-        script (to inspect or export the model) freezes nothing that is still to train."""
-        model = freeze.located()[0]  # type: ignore[index]
-        training = [*story.of(EventKind.STEP), *story.of(EventKind.BACKWARD), *story.on(model, [EventKind.ESCAPE])]
-        later = [*training, *story.optimizers_over(model)]
-        return any(head.order < e.order < freeze.order for e in training) and not any(
-            e.order > freeze.order or story.happens_after(e, freeze) for e in later
         )
 
     @staticmethod

@@ -95,7 +95,7 @@ class TrainableNotInOptimizer(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             if not optimizer.known:
                 continue
             held = list(optimizer.holdings())
@@ -104,6 +104,8 @@ class TrainableNotInOptimizer(Rule):
                 for change in story.on(model, [EventKind.HEAD, EventKind.FREEZE]):
                     if change.order <= built.order or not self._missed(story, change, built, held):
                         continue
+                    if not story.alive_at(built, change):
+                        continue  # the optimizer lived in a function that has returned
                     if story.rebuilt_after(model, change) or story.group_added_after(optimizer, change):
                         continue
                     yield self._report(ctx, change, built)
@@ -112,7 +114,7 @@ class TrainableNotInOptimizer(Rule):
     def _missed(story: Story, change: Event, built: Event, held: list[Params]) -> bool:
         """The change creates or re-enables parameters that the optimizer does not hold."""
         located = change.located()
-        assert located is not None
+        assert located is not None, f"a {change.kind.name} event without the model it changes"
         model, path = located
         mine = [p for p in held if p.located()[0] is model]
         if any(p.partial for p in mine):

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Params, Story, covers
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Optimizer, Params, Story, covers
 from featlint.context import FileContext
+from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 
@@ -15,10 +16,13 @@ class FrozenParamsInOptimizer(Rule):
     `SGD(model.parameters())` after a freezing loop.
 
     ## Why is this bad?
-    The frozen parameters get no gradient, so today the optimizer skips them, but it holds them: as soon as
-    anything unfreezes them later (or `zero_grad(set_to_none=False)` leaves zero gradients) momentum and
-    weight decay start moving the "frozen" backbone without any warning.
-    Passing only what trains says what you mean.
+    While frozen, these parameters get no gradient (their `.grad` stays None), so every torch optimizer skips
+    them: SGD keeps no momentum buffer and applies no weight decay to them, Adam and AdamW keep no moment
+    estimates. Nothing goes wrong yet. The risk is later: as soon as anything unfreezes them (a second
+    training stage, a callback, a shared helper) they start training at the optimizer's rate without a word
+    (with Adam or AdamW each weight moves by about the learning rate per step, whatever the size of its
+    gradient), while the code reads as if the optimizer only held what trains. Passing only what trains says
+    what you mean.
 
     ## Example
     ```python
@@ -93,12 +97,13 @@ class FrozenParamsInOptimizer(Rule):
                 continue  # a parameter kept fixed by the design of the user's own module
             if story.frozen_at(model, path, built) is not None:
                 continue  # nothing it holds can train: FL203 says so
+            assert built.optimizer is not None, "an OPTIMIZER event without its optimizer"
             yield ctx.report(
                 self, held.node or built.node,
-                f"the optimizer receives the parameters frozen on {ctx.where(freeze.node)}: it skips them while "
-                "they have no gradient, but once they have one (unfrozen later, or zeroed rather than cleared) "
-                "momentum and weight decay move the \"frozen\" weights; pass `filter(lambda p: p.requires_grad, ...)` "
-                "or only the parameters that train",
+                f"the optimizer receives the parameters frozen on {ctx.where(freeze.node)}: "
+                f"{_consequence(built.optimizer)}; pass `filter(lambda p: p.requires_grad, ...)` or only the "
+                "parameters that train"
+                + story.path_note(freeze, built),
             )
 
     @staticmethod
@@ -130,3 +135,37 @@ class FrozenParamsInOptimizer(Rule):
             frozen is not None and frozen.order < e.order < built.order for e in story.on(model, [EventKind.ESCAPE])
         )
         return None if escaped else frozen
+
+
+_ADAM_FAMILY = frozenset({"Adam", "AdamW", "NAdam", "RAdam", "Adamax", "SparseAdam"})
+
+
+def _set(call: cst.Call, keyword: str) -> bool:
+    """The optimizer call passes `keyword` with a value that may be non-zero."""
+    value = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == keyword), None)
+    return value is not None and not (isinstance(value, (cst.Integer, cst.Float)) and float(value.value) == 0)
+
+
+def _consequence(optimizer: Optimizer) -> str:
+    """What the optimizer does with frozen parameters (nothing: their grad is None) and what happens if they are
+    unfrozen later, for this optimizer's family."""
+    if optimizer.klass in _ADAM_FAMILY:
+        decay = " and decay toward zero" if optimizer.klass == "AdamW" or _set(optimizer.node, "weight_decay") else ""
+        return (
+            f"while frozen their grad is None, so {optimizer.klass} skips them and keeps no state for them, but if "
+            f"anything unfreezes them later they start training at once: each weight moves by about lr per step, "
+            f"however small its gradient{decay}"
+        )
+    if optimizer.klass == "SGD":
+        extras = [word for word, keyword in (("momentum", "momentum"), ("weight decay", "weight_decay"))
+                  if _set(optimizer.node, keyword)]
+        how = f"at the full lr with {' and '.join(extras)}" if extras else "at the full lr"
+        return (
+            "while frozen their grad is None, so SGD skips them (no momentum buffer, no weight decay), but if "
+            f"anything unfreezes them later they start training {how} without a word"
+        )
+    return (
+        f"while frozen their grad is None, so {optimizer.klass} skips them, but if anything unfreezes them later "
+        "they start training at the optimizer's rate without a word"
+    )
+

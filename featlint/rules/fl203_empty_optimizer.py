@@ -74,7 +74,7 @@ class EmptyOptimizer(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             held = list(optimizer.holdings())
             if not optimizer.known or not held:
                 continue
@@ -87,7 +87,8 @@ class EmptyOptimizer(Rule):
             yield ctx.report(
                 self, built.node,
                 f"every parameter this optimizer receives was frozen ({where}): "
-                f"{_consequence(story, built, list(models))}; {_advice(ctx, story, built, list(models))}",
+                f"{_consequence(story, built, list(models))}; {_advice(ctx, story, built, list(models))}"
+                + story.path_note(built),
             )
 
 

@@ -12,7 +12,9 @@ class FrozenAfterOptimizer(Rule):
     """
     ## What it does
     Finds parameters frozen (`requires_grad = False`, `requires_grad_(False)`) after the optimizer that
-    holds them was built, including a freeze inside the epoch loop, when no new optimizer follows.
+    holds them was built, including a freeze inside the epoch loop, when no new optimizer follows; not once
+    training is over (a step, a backward or a training function ran before the freeze, and nothing trains
+    after it).
 
     ## Why is this bad?
     Freezing only stops new gradients. The optimizer still holds the parameters and their momentum and
@@ -28,6 +30,9 @@ class FrozenAfterOptimizer(Rule):
     model = torchvision.models.resnet18(weights="DEFAULT")
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     model.layer1.requires_grad_(False)
+    for images, labels in loader:
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
     ```
 
     ## Use instead
@@ -40,6 +45,9 @@ class FrozenAfterOptimizer(Rule):
     optimizer = torch.optim.SGD(
         filter(lambda p: p.requires_grad, model.parameters()), lr=0.01, momentum=0.9
     )
+    for images, labels in loader:
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
     ```
     """
 
@@ -60,6 +68,9 @@ class FrozenAfterOptimizer(Rule):
         "m.layer1.requires_grad_(False)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
         "m.layer1.requires_grad_(False)\nopt = torch.optim.SGD(filter(lambda p: p.requires_grad, m.parameters()), lr=0.1)\n",
+        # frozen after the optimizer's last step (training is over)
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+        "for epoch in range(10):\n    opt.step()\nm.requires_grad_(False)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -72,16 +83,19 @@ class FrozenAfterOptimizer(Rule):
                 path = freeze.located()[1]  # type: ignore[index]
                 if freeze.value is not False or freeze.order <= built.order or not overlaps(held_path, path):
                     continue
+                if not story.alive_at(built, freeze):
+                    continue  # the optimizer lived in a function that has returned
                 if held.filtered and story.frozen_at(model, path, built) is not None:
                     continue  # already frozen when the optimizer was built: it does not hold them
                 if not covers(held_path, path) and held.partial:
                     continue
-                if story.rebuilt_after(model, freeze):
+                if story.rebuilt_after(model, freeze) or story.training_over(freeze, model):
                     continue
                 yield ctx.report(
                     self, freeze.node,
                     f"frozen after the optimizer on {ctx.where(built.node)} was built with these parameters: "
                     "it keeps their momentum and weight-decay state, so they can keep moving; freeze before "
-                    "building the optimizer, or rebuild it from the trainable parameters",
+                    "building the optimizer, or rebuild it from the trainable parameters"
+                    + story.path_note(freeze, built),
                 )
                 break

@@ -69,8 +69,8 @@ class StaleHeadInOptimizer(Rule):
                 continue
             for change in story.on(model, [EventKind.HEAD]):
                 located = change.located()
-                assert located is not None
-                if not change.has_params or change.order <= built.order:
+                assert located is not None, "a HEAD event without the model whose layer it replaces"
+                if not change.has_params or change.order <= built.order or not story.alive_at(built, change):
                     continue
                 if located[1] and covers(located[1], held_path):
                     if not story.rebuilt_after(model, change):
@@ -78,5 +78,6 @@ class StaleHeadInOptimizer(Rule):
                             self, change.node,
                             f"the optimizer built on {ctx.where(built.node)} holds the parameters of the "
                             f"`{ctx.code(change.node)}` replaced here: it keeps updating the discarded layer and "
-                            "the new one never trains; build the optimizer after replacing the layer",
+                            "the new one never trains; build the optimizer after replacing the layer"
+                            + story.path_note(change, built),
                         )

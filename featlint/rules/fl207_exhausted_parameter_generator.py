@@ -69,7 +69,7 @@ class ExhaustedParameterGenerator(Rule):
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         story = ctx.analysis.story
         for event in story.of(EventKind.EXHAUSTED):
-            assert event.related is not None
+            assert event.related is not None, "an EXHAUSTED event without the line that consumed the generator"
             whole = any(argument(built.node, 0, "params") is event.node  # type: ignore[arg-type]
                         for built in story.of(EventKind.OPTIMIZER))
             effect = (

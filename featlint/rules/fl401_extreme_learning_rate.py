@@ -4,7 +4,9 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 
+from featlint.analysis.lr_setting import LrSetting, lr_setting
 from featlint.analysis.scopes import Scope
+from featlint.analysis.story import EventKind
 from featlint.analysis.values import Number
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
@@ -18,6 +20,10 @@ DEFAULT_MAX_LR: Mapping[str, float] = MappingProxyType({
     "Adam": 0.1, "AdamW": 0.1, "Adamax": 0.1, "NAdam": 0.1, "RAdam": 0.1, "SparseAdam": 0.1, "RMSprop": 0.1,
     "Adadelta": 10.0, "LBFGS": 10.0,
 })
+# How much more a few trained parameters next to a frozen base tolerate (prompt tuning trains at 0.3-1 with AdamW).
+PARTIAL_FACTOR = 10
+# Optimizers whose step is normalised by the gradient's scale: the rate bounds how far each weight moves.
+_NORMALISED = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "SparseAdam", "RMSprop"})
 # A value a user would try first, by optimizer, for the message.
 _TYPICAL = {"Adadelta": "1.0", "LBFGS": "1.0"}
 
@@ -28,6 +34,16 @@ class ExtremeLearningRateOptions:
     min_lr: float = 1e-7
     # Per optimizer class name; a table in the config is merged over the defaults.
     max_lr: Mapping[str, float] = dataclasses.field(default_factory=lambda: dict(DEFAULT_MAX_LR))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Case:
+    """What a rate is judged against: the optimizer, how the script sets rates, and what trains."""
+
+    optimizer: str
+    setting: LrSetting
+    partial: bool  # only part of the model trains (adapters, or a frozen base): it tolerates PARTIAL_FACTOR x more
+    pretrained: bool  # pretrained weights train, so a diverging rate destroys them
 
 
 def _format(value: float) -> str:
@@ -42,9 +58,16 @@ class ExtremeLearningRate(Rule):
     above 10 for Adadelta and LBFGS, whose usual rate is 1). The value may be written at the call, in a
     module-level constant, as an argparse default read through `args.lr`, or in a param-group dict.
 
+    The value at the call is judged as the rate that trains, so it is left alone where the script decides the
+    rate otherwise: a zero or tiny rate is fine when the script sets `param_group["lr"]` itself or uses
+    OneCycleLR/CyclicLR (which set the rate outright), and a tiny one when a LambdaLR, MultiplicativeLR or
+    warm-up schedule multiplies it. When only part of the model trains, adapters (the file uses PEFT, whose
+    prompt-tuning and adapter methods train at rates up to 1) or what is left trainable of a frozen base, a
+    rate counts as too large only above 10 times the optimizer's ceiling.
+
     ## Why is this bad?
-    Too large a rate makes the loss jump to `inf`/`NaN` within a few steps and destroys the pretrained
-    features; zero or a tiny rate leaves the weights where they are, so training runs for hours and learns
+    Too large a rate makes the loss jump to `inf`/`NaN` within a few steps (and, when a pretrained model
+    trains, destroys the pretrained features); zero or a tiny rate leaves the weights where they are, so training runs for hours and learns
     nothing. Both usually come from a typo in an exponent (`1e2` for `1e-2`) or a sign.
 
     ## Example
@@ -89,6 +112,14 @@ class ExtremeLearningRate(Rule):
         "import torch\nopt = torch.optim.SGD(params, lr=0.01)\nopt.add_param_group({'params': head, 'lr': 100})\n",
         "import torch\nopt = torch.optim.Adam(params, lr=-1e-3)\n",
         "import torch\nBASE = 1e-2\nopt = torch.optim.Adam(params, lr=BASE * 100)\n",
+        # A multiplying schedule cannot lift a zero rate.
+        "import torch\nopt = torch.optim.SGD(params, lr=0)\n"
+        "sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, step / 100))\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\n"
+        "opt = torch.optim.Adam(m.parameters(), lr=0.5)\n",
+        # Even with a frozen base, 100 is no rate for SGD.
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.requires_grad_(False)\n"
+        "m.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.SGD(m.fc.parameters(), lr=100)\n",
     )
     silent = (
         "import torch\nopt = torch.optim.SGD(params, lr=0.01, momentum=0.9)\n",
@@ -100,25 +131,56 @@ class ExtremeLearningRate(Rule):
         "import torch\nopt = torch.optim.SGD(params, lr=args.lr)\n",
         "import torch\nlr = 0.1\nlr = 100\nopt = torch.optim.SGD(params, lr=lr)\n",
         "opt = SGD(params, lr=100)\n",
+        # A hand-written schedule sets the rate in the loop.
+        "import torch\nopt = torch.optim.SGD(params, lr=0)  # set below\nfor step in range(100):\n"
+        "    for group in opt.param_groups:\n        group['lr'] = 0.1 * min(1.0, step / 10)\n",
+        "import torch\nopt = torch.optim.SGD(params, lr=0)\n"
+        "sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=100)\n",
+        "import torch\nopt = torch.optim.AdamW(params, lr=1e-9)\n"
+        "sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1e5 * min(1.0, step / 100))\n",
+        # Prompt tuning trains a few virtual tokens next to a frozen base, at rates up to 1.
+        "import torch\nfrom peft import PromptTuningConfig, get_peft_model\n"
+        "model = get_peft_model(base, PromptTuningConfig(task_type='CAUSAL_LM', num_virtual_tokens=8))\n"
+        "opt = torch.optim.AdamW(model.parameters(), lr=1)\n",
+        # A frozen backbone: only the new head trains.
+        "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\nm.requires_grad_(False)\n"
+        "m.fc = torch.nn.Linear(512, 2)\nopt = torch.optim.Adam(m.fc.parameters(), lr=0.3)\n",
+        "import torch\nfrom peft import LoraConfig, get_peft_model\nmodel = get_peft_model(base, LoraConfig(r=8))\n"
+        "opt = torch.optim.AdamW(model.parameters(), lr=0.3)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        setting = lr_setting(ctx.analysis.facts, ctx.analysis.names)
         for site in ctx.analysis.facts.calls:
             call = site.node
             optimizer = self._optimizer_class(ctx, call.func, site.scope)
             if optimizer is not None:
+                case = _Case(optimizer, setting, *self._what_trains(ctx, call, setting))
                 positional = [arg for arg in call.args if arg.keyword is None and not arg.star]
                 lr = next((a.value for a in call.args if a.keyword and a.keyword.value == "lr"), None)
                 if lr is None and len(positional) >= 2:
                     lr = positional[1].value
                 if lr is not None:
-                    yield from self._check_value(ctx, optimizer, lr, site.scope)
+                    yield from self._check_value(ctx, case, lr, site.scope)
                 if positional:
-                    yield from self._check_groups(ctx, optimizer, positional[0].value, site.scope)
+                    yield from self._check_groups(ctx, case, positional[0].value, site.scope)
             elif isinstance(call.func, cst.Attribute) and call.func.attr.value == "add_param_group" and call.args:
                 owner = self._constructed_optimizer(ctx, call.func.value, site.scope)
                 if owner is not None:
-                    yield from self._check_groups(ctx, owner, call.args[0].value, site.scope)
+                    case = _Case(owner, setting, setting.adapters, pretrained=False)
+                    yield from self._check_groups(ctx, case, call.args[0].value, site.scope)
+
+    @staticmethod
+    def _what_trains(ctx: FileContext, call: cst.Call, setting: LrSetting) -> tuple[bool, bool]:
+        """(only part trains: adapters or a frozen base; pretrained weights train), from the model story where
+        it follows this optimizer."""
+        story = ctx.analysis.story
+        built = next((e for e in story.of(EventKind.OPTIMIZER) if e.optimizer and e.optimizer.node is call), None)
+        if built is None or built.optimizer is None:
+            return setting.adapters, False
+        held = list(built.optimizer.holdings())
+        frozen = any(f.value is False for p in held for f in story.freezes_before(*p.located(), built))
+        return setting.adapters or frozen, any(story.trains_pretrained(p, built) for p in held)
 
     def _optimizer_class(self, ctx: FileContext, func: cst.BaseExpression, scope: Scope) -> str | None:
         name = ctx.analysis.names.qualified_name(func, scope)
@@ -139,7 +201,7 @@ class ExtremeLearningRate(Rule):
         return self._optimizer_class(ctx, value.func, bindings[0].scope)
 
     def _check_groups(
-        self, ctx: FileContext, optimizer: str, params: cst.BaseExpression, scope: Scope
+        self, ctx: FileContext, case: _Case, params: cst.BaseExpression, scope: Scope
     ) -> Iterator[Diagnostic]:
         groups = [e.value for e in params.elements] if isinstance(params, (cst.List, cst.Tuple)) else [params]
         for group in groups:
@@ -148,32 +210,43 @@ class ExtremeLearningRate(Rule):
             for element in group.elements:
                 if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
                     if element.key.evaluated_value == "lr":
-                        yield from self._check_value(ctx, optimizer, element.value, scope)
+                        yield from self._check_value(ctx, case, element.value, scope)
 
     def _check_value(
-        self, ctx: FileContext, optimizer: str, expr: cst.BaseExpression, scope: Scope
+        self, ctx: FileContext, case: _Case, expr: cst.BaseExpression, scope: Scope
     ) -> Iterator[Diagnostic]:
         number = ctx.analysis.values.number(expr, scope)
         if number is None:
             return
-        problem = self._problem(optimizer, number.value)
+        problem = self._problem(case, number.value)
         if problem is not None:
             yield ctx.report(self, expr, f"lr={_format(number.value)}{self._origin(ctx, number)} {problem}")
 
-    def _problem(self, optimizer: str, value: float) -> str | None:
+    def _problem(self, case: _Case, value: float) -> str | None:
+        optimizer = case.optimizer
         typical = _TYPICAL.get(optimizer, "1e-3" if DEFAULT_MAX_LR.get(optimizer, 1.0) < 1 else "0.01")
+        if case.setting.sets:
+            return None  # set again by hand or by OneCycleLR/CyclicLR: the value at the call is not the rate
         if value <= 0:
             return f"never moves the weights ({optimizer} needs a positive rate): nothing trains; use e.g. {typical}"
-        if value < self.options.min_lr:
+        if value < self.options.min_lr and not case.setting.scales:
             return (
                 f"is below {_format(self.options.min_lr)}: the weights barely move and nothing trains; "
                 f"use e.g. {typical}"
             )
         ceiling = self.options.max_lr.get(optimizer, DEFAULT_MAX_LR.get(optimizer))
+        if ceiling is not None and case.partial:
+            ceiling *= PARTIAL_FACTOR
         if ceiling is not None and value > ceiling:
+            destroyed = " and the pretrained features are destroyed" if case.pretrained else ""
+            if optimizer in _NORMALISED:
+                effect = f"every step moves each weight by up to about {_format(value)}, so training diverges"
+            else:
+                effect = "the loss diverges to NaN within a few steps"
+            part = " even when only part of the model trains" if case.partial else ""
             return (
-                f"is far above what {optimizer} tolerates (> {_format(ceiling)}): the loss diverges to NaN "
-                f"and every weight it updates (pretrained or not) is wrecked; use e.g. {typical}"
+                f"is far above what {optimizer} tolerates{part} (> {_format(ceiling)}): {effect}{destroyed}; "
+                f"use e.g. {typical}"
             )
         return None
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Params, Story, covers
+from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -75,7 +75,7 @@ class HighFinetuneLearningRate(Rule):
         story = ctx.analysis.story
         for built in story.of(EventKind.OPTIMIZER):
             optimizer = built.optimizer
-            assert optimizer is not None
+            assert optimizer is not None, "an OPTIMIZER event without its optimizer"
             floor = SCRATCH_LR.get(optimizer.klass)
             if floor is None:
                 continue
@@ -83,23 +83,12 @@ class HighFinetuneLearningRate(Rule):
                 number = ctx.analysis.values.number(group.lr, optimizer.scope) if group.lr is not None else None
                 if number is None or not floor <= number.value <= DEFAULT_MAX_LR.get(optimizer.klass, 1.0):
                     continue  # above the ceiling FL401 reports it
-                held = next((p for p in group.params or () if self._trains_pretrained(story, p, built)), None)
+                held = next((p for p in group.params or () if story.trains_pretrained(p, built)), None)
                 if held is None:
                     continue
                 yield ctx.report(
                     self, group.lr,
                     f"lr={number.value:g} is a from-scratch rate, and `{ctx.code(held.node or group.node)}` includes "
                     "pretrained layers: fine-tuning at this rate destroys the pretrained features; give the "
-                    "backbone its own param group with a 10-100x smaller lr",
+                    "backbone its own param group with a 10-100x smaller lr" + story.path_note(built),
                 )
-
-    @staticmethod
-    def _trains_pretrained(story: Story, held: Params, built: Event) -> bool:
-        model, path = held.located()
-        if any(f.value is not True for f in story.freezes_before(model, path, built)):
-            return False  # anything frozen: the user is managing what trains
-        replaced = [h.located()[1] for h in story.on(model, [EventKind.HEAD]) if h.order < built.order]  # type: ignore[index]
-        for part in story.pretrained_parts(model, before=built):
-            if covers(path, part) or (covers(part, path) and not any(covers(r, path) for r in replaced)):
-                return True
-        return False

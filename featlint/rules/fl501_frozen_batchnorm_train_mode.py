@@ -86,7 +86,7 @@ class FrozenBatchnormTrainMode(Rule):
                 self, mode.node,
                 f"`{ctx.code(mode.node)}` also puts the BatchNorm layers frozen on {ctx.where(freeze.node)} in "
                 "training mode: their running statistics keep changing; call `.eval()` on the BatchNorm modules "
-                "after `train()`",
+                "after `train()`" + story.path_note(mode, freeze),
             )
 
     @staticmethod

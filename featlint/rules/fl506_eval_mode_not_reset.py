@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Story
+from featlint.analysis.modes import mode_free
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -12,7 +13,9 @@ class EvalModeNotReset(Rule):
     """
     ## What it does
     Finds `model.eval()` inside the epoch loop (usually for validation) when nothing in that loop calls
-    `model.train()` again before the next training step.
+    `model.train()` again before the next training step. Silent for a model known to have neither dropout
+    nor BatchNorm (a torchvision ViT built with its defaults, or the file's own module built only from other
+    torch.nn layers), which computes the same thing in both modes.
 
     ## Why is this bad?
     From the second epoch on the model trains in evaluation mode: dropout is off and BatchNorm uses and
@@ -52,6 +55,10 @@ class EvalModeNotReset(Rule):
     summary = "model.eval() in the epoch loop without model.train() before the next training step"
     requires_tokens = STORY_TOKENS
     fires = (
+        "import torch\nfrom torch import nn\nclass Mlp(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.body = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 2))\n"
+        "    def forward(self, x):\n        return self.body(x)\nmodel = Mlp()\nfor epoch in range(3):\n"
+        "    for x, y in loader:\n        nn.functional.cross_entropy(model(x), y).backward()\n    model.eval()\n",
         "import torch\ndef fit(model, loss_fn, loader):\n    model.train()\n    for epoch in range(3):\n"
         "        for x, y in loader:\n            loss_fn(model(x), y).backward()\n"
         "        evaluate(model)\n"
@@ -67,6 +74,14 @@ class EvalModeNotReset(Rule):
         "        for x, y in loader:\n            loss_fn(model(x), y).backward()\n        model.eval()\n"
         "        validate(model)\n",
         "import torch\ndef predict(model, loader):\n    for x in loader:\n        model.eval()\n        model(x)\n",
+        # Neither dropout nor BatchNorm: train and eval mode compute the same thing.
+        "import torch, torchvision\nmodel = torchvision.models.vit_b_16(weights='DEFAULT')\nfor epoch in range(3):\n"
+        "    for x, y in loader:\n        torch.nn.functional.cross_entropy(model(x), y).backward()\n"
+        "    model.eval()\n",
+        "import torch\nfrom torch import nn\nclass Mlp(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.body = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))\n"
+        "    def forward(self, x):\n        return self.body(x)\nmodel = Mlp()\nfor epoch in range(3):\n"
+        "    for x, y in loader:\n        nn.functional.cross_entropy(model(x), y).backward()\n    model.eval()\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
@@ -78,11 +93,14 @@ class EvalModeNotReset(Rule):
             loop = self._training_loop(event, steps)
             if loop is None or self._reset(story, event, loop):
                 continue
+            analysis = ctx.analysis
+            if mode_free(event.located()[0], story, analysis.facts, analysis.names, ctx.module):  # type: ignore[index]
+                continue  # no dropout and no BatchNorm: eval() changes nothing
             yield ctx.report(
                 self, event.node,
                 f"`{ctx.code(event.node)}` runs inside the training loop on {ctx.where(loop)} and nothing calls "
                 "`train()` again: from the next epoch on, dropout is off and BatchNorm statistics stay frozen; "
-                "call `model.train()` at the start of each epoch",
+                "call `model.train()` at the start of each epoch" + story.path_note(event),
             )
 
     @staticmethod

@@ -104,7 +104,7 @@ class GrayscaleIntoRgbBackbone(Rule):
         if not all(archs.weights_of(origin).pretrained for origin in located.origins):
             return
         arch = tv.architecture(located.builder)
-        assert arch is not None
+        assert arch is not None, f"no architecture known for the builder {located.builder}"
         if _reads_old_weights(ctx, archs, assignment, arch.stem):
             return
         yield ctx.report(
@@ -130,7 +130,7 @@ class GrayscaleIntoRgbBackbone(Rule):
             return
         origin = models[0][0]
         arch = tv.architecture(origin.builder)
-        assert arch is not None
+        assert arch is not None, f"no architecture known for the builder {origin.builder}"
         yield ctx.report(
             self, grayscale.call,
             f"this Grayscale outputs 1 channel, but {origin.builder.name}'s pretrained stem "

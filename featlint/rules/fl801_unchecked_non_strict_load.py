@@ -12,7 +12,8 @@ class UncheckedNonStrictLoad(Rule):
     """
     ## What it does
     Finds `load_state_dict(..., strict=False)` whose result, the missing and unexpected keys, is thrown
-    away.
+    away. A resume is left alone: a load next to the optimizer's (or scheduler's) own `load_state_dict`, in a
+    script that saves its checkpoints with `torch.save`, reads back keys the script itself wrote.
 
     ## Why is this bad?
     With `strict=False` a checkpoint whose keys do not match (a `module.` prefix from DataParallel, a
@@ -47,6 +48,12 @@ class UncheckedNonStrictLoad(Rule):
     fires = (
         "import torch\nstate = torch.load('w.pth')\nnet = build()\nnet.load_state_dict(state, strict=False)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\n_ = m.load_state_dict({}, False)\n",
+        # Pretrained weights loaded in one function; the script's own checkpoints are saved and resumed elsewhere.
+        "import torch, torchvision\ndef build():\n    m = torchvision.models.resnet18()\n"
+        "    m.load_state_dict(torch.load('imagenet.pth'), strict=False)\n    return m\n"
+        "def resume(m, opt, path):\n    state = torch.load(path)\n    m.load_state_dict(state['model'])\n"
+        "    opt.load_state_dict(state['optimizer'])\n"
+        "def save(m, opt, path):\n    torch.save({'model': m.state_dict(), 'optimizer': opt.state_dict()}, path)\n",
     )
     silent = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nprint(m.load_state_dict({}, strict=False))\n",
@@ -54,11 +61,16 @@ class UncheckedNonStrictLoad(Rule):
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.load_state_dict({}, strict=strict)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\n"
         "missing, unexpected = m.load_state_dict({}, strict=False)\n",
+        # A resume: the script reads back its own checkpoint, weights and optimizer state, whose keys it wrote.
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nopt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+        "def resume(path):\n    state = torch.load(path)\n    m.load_state_dict(state['model'], strict=False)\n"
+        "    opt.load_state_dict(state['optimizer'])\n"
+        "def save(path):\n    torch.save({'model': m.state_dict(), 'optimizer': opt.state_dict()}, path)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         for event in ctx.analysis.story.of(EventKind.LOAD):
-            if event.strict is False and not event.result_used:
+            if event.strict is False and not event.result_used and not event.resume:
                 yield ctx.report(
                     self, event.node,
                     "`strict=False` ignores keys that do not match, and the missing/unexpected keys it returns are "

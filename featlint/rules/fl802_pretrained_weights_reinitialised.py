@@ -82,7 +82,7 @@ class PretrainedWeightsReinitialised(Rule):
             yield ctx.report(
                 self, event.node,
                 "this re-initialisation also overwrites the pretrained weights, so training starts from random "
-                "features; initialise only the new layers (e.g. `model.fc.apply(init_fn)`)",
+                "features; initialise only the new layers (e.g. `model.fc.apply(init_fn)`)" + story.path_note(event),
             )
 
     @staticmethod

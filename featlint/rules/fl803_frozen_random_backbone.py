@@ -78,7 +78,7 @@ class FrozenRandomBackbone(Rule):
                             self, freeze.node,
                             f"freezes a {model.builder.name} built without pretrained weights on "
                             f"{ctx.where(built.node)}, and nothing loads any: the head trains on random features; "
-                            "pass `weights=...DEFAULT` or load a checkpoint",
+                            "pass `weights=...DEFAULT` or load a checkpoint" + story.path_note(freeze, built),
                         )
                         break
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from featlint.analysis import FileAnalysis
+from featlint.analysis.failure import AnalysisFailed, describe, failing_node
 from featlint.config import expand
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
@@ -154,23 +155,48 @@ def _in_cell(warning: str, notebook: Notebook | None) -> str:
 def _run_rules(
     path: str, text: str, module: cst.Module, active: Sequence[Rule], result: FileResult, notebook: Notebook | None
 ) -> list[Diagnostic]:
-    """Every rule's findings; a crash is recorded as an internal error and the other rules still run."""
+    """Every rule's findings. A crashing rule is an internal error and the other rules still run; a shared part
+    of the analysis that fails is one internal error for the file, naming every rule that could not read it."""
     try:
         context = FileContext(path, text, module, FileAnalysis(module), notebook)
     except RecursionError:
         raise
     except Exception as error:  # noqa: BLE001 - one file must never stop the run
-        result.errors.append(InternalError(path, None, f"{type(error).__name__}: {error}"))
+        result.errors.append(InternalError(path, None, describe(error), _line(module, failing_node(error))))
         return []
     found: list[Diagnostic] = []
+    parts: dict[str, tuple[AnalysisFailed, list[str]]] = {}
     for rule in active:
         try:
             found.extend(rule.check(context))
         except RecursionError:
             raise
+        except AnalysisFailed as failure:
+            parts.setdefault(failure.part, (failure, []))[1].append(rule.code)
         except Exception as error:  # noqa: BLE001
-            result.errors.append(InternalError(path, rule.code, f"{type(error).__name__}: {error}"))
+            line = _line(module, failing_node(error))
+            result.errors.append(InternalError(path, rule.code, describe(error), line))
+    for part, (failure, codes) in parts.items():
+        result.errors.append(
+            InternalError(path, None, failure.message, _line(module, failure.node), part=part, rules=tuple(codes))
+        )
+    if "story" in context.analysis.__dict__:  # built (cached) by a rule that read it
+        result.unhandled.extend(
+            f"{path}:{_line(module, u.node) or '?'}: {u.message}" for u in context.analysis.story.unhandled
+        )
     return found
+
+
+def _line(module: cst.Module, node: cst.CSTNode | None) -> int | None:
+    """The line of `node` in `module`, or None for a node that is not part of it."""
+    if node is None:
+        return None
+    from featlint.positions import Positions  # loads libcst's code generator: only for the rare failure
+
+    try:
+        return Positions(module).span(node)[0][0]
+    except Exception:  # noqa: BLE001 - a node built by the analysis itself has no place in the file
+        return None
 
 
 def check_file(path: Path, display: str, rules: Sequence[Rule]) -> FileResult:

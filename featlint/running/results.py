@@ -12,13 +12,26 @@ from featlint.diagnostics import Diagnostic
 
 @dataclasses.dataclass(frozen=True)
 class InternalError:
+    """A failure of featlint itself on one file: reported once, with where it happened, never hidden."""
+
     path: str
-    code: str | None  # the rule that failed; None when the shared analysis itself failed
+    code: str | None  # the rule that failed; None when a shared part of the analysis failed
     message: str
+    line: int | None = None  # the line of the file being analysed when it failed, where known
+    part: str | None = None  # the shared part that failed ("the model story"); None: the analysis as a whole
+    rules: tuple[str, ...] = ()  # the rules that read the failed part, and so found nothing in this file
+
+    @property
+    def where(self) -> str:
+        """What failed, as a message names it: `rule FL202`, `the model story`."""
+        return f"rule {self.code}" if self.code else self.part or "the analysis"
 
     def __str__(self) -> str:
-        where = f"rule {self.code}" if self.code else "the analysis"
-        return f"{self.path}: internal error in {where}: {self.message}"
+        at = f"{self.path}:{self.line}" if self.line is not None else self.path
+        text = f"{at}: internal error in {self.where}: {self.message}"
+        if self.rules:
+            text += f" (not checked in this file: {', '.join(self.rules)})"
+        return text
 
 
 @dataclasses.dataclass
@@ -28,3 +41,6 @@ class FileResult:
     errors: list[InternalError] = dataclasses.field(default_factory=list)
     warnings: list[str] = dataclasses.field(default_factory=list)
     source: str | None = None
+    # Statements the model story could not follow and treated as unknown (`path:line: Type: message`): no
+    # finding is lost to them and nothing is printed, but the audits count them (none is the bar).
+    unhandled: list[str] = dataclasses.field(default_factory=list)

@@ -15,6 +15,7 @@ from featlint.analysis.story_interpreter.recorder import Recorder, code_mentions
 from featlint.analysis.story_interpreter.values import (
     PARAM_ATTRIBUTES,
     UNHANDLED,
+    Constant,
     Criterion,
     DictValue,
     FunctionRef,
@@ -24,6 +25,8 @@ from featlint.analysis.story_interpreter.values import (
     Namespace,
     ParamList,
     ParamsValue,
+    ParamVar,
+    ParsedArguments,
     Ref,
     Tensor,
     TupleValue,
@@ -39,8 +42,22 @@ class Expressions(Recorder):
             return None
         if isinstance(expr, cst.Name):
             return self._lookup(expr.value, frame)
+        if isinstance(expr, (cst.SimpleString, cst.Integer, cst.Float)):
+            written = calls.literal(expr)
+            return Constant(written[0]) if written is not None else None
         if isinstance(expr, cst.Attribute):
-            return self._attribute(self._eval(expr.value, frame), expr.attr.value)
+            owner = self._eval(expr.value, frame)
+            parsed = isinstance(owner, ParsedArguments) or (
+                owner is None and isinstance(expr.value, cst.Name)
+                and self.values.is_parsed_arguments(expr.value, frame.scope)
+            )
+            if parsed:
+                dest = expr.attr.value
+                overridden = {dest, "*"} & self._assigned_attributes()
+                default = None if overridden else self.values.argparse_literal(dest)
+                if default is not None:
+                    return Constant(default[0], self.module.code_for_node(expr), default=True)
+            return self._attribute(owner, expr.attr.value)
         if isinstance(expr, cst.Subscript):
             return self._subscript(expr, frame)
         if isinstance(expr, cst.Call):
@@ -69,7 +86,14 @@ class Expressions(Recorder):
                 if all(p is not None for p in parts):
                     return MultiParams(tuple(item for p in parts for item in p))  # type: ignore[union-attr]
             return None
-        if isinstance(expr, (cst.BooleanOperation, cst.Comparison, cst.UnaryOperation, cst.IfExp, cst.FormattedString)):
+        if isinstance(expr, cst.IfExp):
+            decision = self._decide(expr.test, frame)  # evaluates the test once
+            if decision is not None:
+                return self._eval(expr.body if decision[0] else expr.orelse, frame)
+            self._eval(expr.body, frame)
+            self._eval(expr.orelse, frame)
+            return None
+        if isinstance(expr, (cst.BooleanOperation, cst.Comparison, cst.UnaryOperation, cst.FormattedString)):
             for child in expr.children:
                 if isinstance(child, cst.BaseExpression):
                     self._eval(child, frame)
@@ -82,9 +106,23 @@ class Expressions(Recorder):
             return self._eval(expr.expression, frame)
         return None
 
+    def _assigned_attributes(self) -> set[str]:
+        """Attribute names the file assigns on anything (`args.pretrained = True`): an argparse default of that
+        name may be overridden, so it is no constant; "*" when `setattr`, `vars()` or `__dict__` may set any."""
+        if self._overridden is None:
+            self._overridden = {
+                store.target.attr.value for store in self.facts.attribute_stores
+                if isinstance(store.target, cst.Attribute)
+            }
+            if any(_sets_any_attribute(site.node) for site in self.facts.calls):
+                self._overridden.add("*")
+        return self._overridden
+
     def _lookup(self, name: str, frame: Frame) -> object:
         if name in frame.env:
             return frame.env[name]
+        if name in ("True", "False", "None"):
+            return Constant({"True": True, "False": False, "None": None}[name])
         if frame.scope.kind != "module" and name not in frame.scope.bindings:
             if name in self.module_frame.env:
                 return self.module_frame.env[name]
@@ -130,6 +168,10 @@ class Expressions(Recorder):
             return Ref(owner.ref.model, owner.ref.path, partial=True)
         if isinstance(owner, ParamsValue) and sliced:
             return ParamsValue(dataclasses.replace(owner.params, partial=True), generator=False, named=owner.named)
+        if isinstance(owner, ParamsValue) and not owner.generator and index is not None:
+            # One parameter of a list of them (`list(model.named_parameters())[0]`): part of the module.
+            one = ParamVar(dataclasses.replace(owner.params, partial=True), len(frame.tests))
+            return TupleValue((None, one)) if owner.named else one
         if isinstance(owner, TupleValue) and index is not None and index.lstrip("-").isdigit():
             position = int(index)
             if -len(owner.items) <= position < len(owner.items):
@@ -195,11 +237,22 @@ class Expressions(Recorder):
         return positional[index] if len(positional) > index else (None, None)
 
     def _escape(self, call: cst.Call, args: list[object], frame: Frame) -> None:
-        for arg, value in zip(call.args, args):
-            if isinstance(value, Ref):
-                self._event(EventKind.ESCAPE, call, frame, Ref(value.model))
-            elif isinstance(value, Optimizer):
-                self._event(EventKind.ESCAPE, call, frame, optimizer=value)
-            elif isinstance(value, ParamsValue):
-                self._event(EventKind.ESCAPE, call, frame, Ref(value.params.model))
-            del arg
+        for value in args:
+            self._escape_value(call, value, frame)
+
+    def _escape_value(self, node: cst.CSTNode, value: object, frame: Frame) -> None:
+        if isinstance(value, Ref):
+            self._event(EventKind.ESCAPE, node, frame, Ref(value.model))
+        elif isinstance(value, Optimizer):
+            self._event(EventKind.ESCAPE, node, frame, optimizer=value)
+        elif isinstance(value, ParamsValue):
+            self._event(EventKind.ESCAPE, node, frame, Ref(value.params.model))
+
+
+def _sets_any_attribute(call: cst.Call) -> bool:
+    """`setattr(...)`, `vars(...)`, `x.__dict__.update(...)`: may set any attribute of an object."""
+    func = call.func
+    if isinstance(func, cst.Name):
+        return func.value in ("setattr", "vars")
+    owner = func.value if isinstance(func, cst.Attribute) else None
+    return isinstance(owner, cst.Attribute) and owner.attr.value == "__dict__"

@@ -19,6 +19,9 @@ class Frame:
     no_grad: bool = False
     depth: int = 0
     returned: list[object] = dataclasses.field(default_factory=list)
+    # The decided branches the interpreter follows here ("`feature_extract` is True"): what is recorded holds
+    # on that path.
+    assumptions: tuple[str, ...] = ()
 
     @property
     def conditional(self) -> bool:

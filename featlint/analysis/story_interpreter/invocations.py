@@ -4,14 +4,19 @@ and a function nobody calls is interpreted on its own with unknown models for pa
 
 from __future__ import annotations
 
+from featlint.analysis import calls
 from featlint.analysis.scopes import Scope, method_of
 from featlint.analysis.story import EventKind
 from featlint.analysis.story_interpreter.frame import Frame
+from featlint.analysis.story_interpreter.lifetimes import declares_global, kept
 from featlint.analysis.story_interpreter.recorder import Recorder
-from featlint.analysis.story_interpreter.values import FunctionRef, Namespace, Ref
+from featlint.analysis.story_interpreter.values import Constant, FunctionRef, Namespace, Ref
 from featlint.startup.deferred import cst
 
 MAX_DEPTH = 4  # nested calls into the file's own functions
+# Each function is interpreted anew for every call (its arguments differ), up to this many times; later calls
+# are escapes. Keeps functions that call each other from multiplying (3 callees, 4 deep: 81 bodies per call).
+MAX_CALLS_PER_FUNCTION = 16
 
 
 class Invocations(Recorder):
@@ -38,9 +43,12 @@ class Invocations(Recorder):
         node = function.node
         if isinstance(node, cst.ClassDef):
             return self._construct(node, call, args, frame)
-        if node in self._active or frame.depth >= MAX_DEPTH or self._budget <= 0:
+        calls_so_far = self._invocations.get(node, 0)
+        too_many = calls_so_far >= MAX_CALLS_PER_FUNCTION
+        if node in self._active or frame.depth >= MAX_DEPTH or self._budget <= 0 or too_many:
             self._escape(call, args, frame)
             return None
+        self._invocations[node] = calls_so_far + 1
         scope = self.facts.scopes.get(node)
         if scope is None:
             return None
@@ -49,13 +57,20 @@ class Invocations(Recorder):
         callee = Frame(
             scope, env, inherited_condition=frame.conditional, loops=frame.loops,
             no_grad=frame.no_grad or self._no_grad_decorated(node), depth=frame.depth + 1,
+            assumptions=frame.assumptions,
         )
+        first_optimizer = len(self.optimizers)
         self._active.append(node)
         try:
             self._block(node.body, callee)
         finally:
             self._active.pop()
         results = callee.returned
+        if not declares_global(scope):
+            alive = kept([*results, *args, function.bound, *self.module_frame.env.values()])
+            for optimizer in self.optimizers[first_optimizer:]:
+                if optimizer.dead_after is None and id(optimizer) not in alive:
+                    optimizer.dead_after = len(self.events)
         if len(results) == 1 or (results and all(r is results[0] for r in results)):
             return results[0]
         return None
@@ -85,4 +100,8 @@ class Invocations(Recorder):
         for arg, value in zip(call.args, args):
             if arg.keyword is not None and arg.keyword.value in names:
                 env[arg.keyword.value] = value
+        for param in (*params, *node.params.kwonly_params):
+            written = calls.literal(param.default) if param.default is not None else None
+            if param.name.value not in env and written is not None:
+                env[param.name.value] = Constant(written[0], param.name.value, default=True)
         return env

@@ -12,6 +12,7 @@ from featlint.analysis.story import EventKind, Group, Optimizer, Params
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.recorder import Recorder, code_mentions
 from featlint.analysis.story_interpreter.values import (
+    Constant,
     Criterion,
     DictValue,
     Enumerated,
@@ -57,9 +58,11 @@ _LOSS_FUNCTIONS = frozenset({"cross_entropy", "binary_cross_entropy", "binary_cr
 class LibraryCalls(Recorder):
     def _named_call(self, call: cst.Call, name: str, args: list[object], frame: Frame) -> object:
         built = calls.model_call(self.names, call, frame.scope)
+        if built is None and name == "torch.hub.load":
+            built = calls.vision_hub_call(call)  # a torchvision before the weights API still builds a model
         if built is not None:
             model = self._model(
-                call, builder=built.builder, pretrained=self._pretrained(call, built), library=True
+                call, builder=built.builder, pretrained=self._pretrained(call, built, args, frame), library=True
             )
             self._event(EventKind.BUILD, call, frame, Ref(model))
             return Ref(model)
@@ -86,11 +89,15 @@ class LibraryCalls(Recorder):
                 elif isinstance(target, Ref):
                     self._event(EventKind.INIT, call, frame, target, partial=target.partial)
             return None
-        if name in ("torch.nn.Sequential", "torch.nn.ModuleList") and any(isinstance(a, Ref) for a in args):
+        containers = ("torch.nn.Sequential", "torch.nn.ModuleList")
+        if name in containers and any(isinstance(a, (Ref, ModuleIter)) for a in args):
+            # Models, parts of one (`vgg.features`) or its children cut (`*list(m.children())[:-1]`) go inside:
+            # their freezes and weights travel with them, found at (index, ...) in the container.
             container = self._model(call)
             for index, value in enumerate(args):
-                if isinstance(value, Ref) and not value.path and value.model.home is None:
-                    value.model.home = (container, (str(index),))
+                inner = value.ref if isinstance(value, ModuleIter) else value
+                if isinstance(inner, Ref) and inner.model.home is None and inner.model.wrapped is None:
+                    inner.model.home = (container, (str(index),))
             return Ref(container)
         if name.startswith("torch.nn.functional."):
             short = name.rsplit(".", 1)[-1]
@@ -135,7 +142,7 @@ class LibraryCalls(Recorder):
         self._escape(call, args, frame)
         return None
 
-    def _pretrained(self, call: cst.Call, built: calls.ModelCall) -> bool | None:
+    def _pretrained(self, call: cst.Call, built: calls.ModelCall, args: list[object], frame: Frame) -> bool | None:
         weights = calls.keyword(call, "weights")
         legacy = calls.keyword(call, "pretrained")
         chosen = weights.value if weights is not None else legacy.value if legacy is not None else None
@@ -145,6 +152,20 @@ class LibraryCalls(Recorder):
             positional = [a for a in call.args if a.keyword is None]
             first_bool = calls.bool_literal(positional[0].value) if positional and not built.by_string else None
             return first_bool if first_bool is not None else False
+        value = next((v for a, v in zip(call.args, args) if a.value is chosen), None)
+        return self._weights_requested(chosen, value, frame)
+
+    def _weights_requested(self, chosen: cst.BaseExpression, value: object, frame: Frame) -> bool | None:
+        """Whether `weights=`/`pretrained=` asks for pretrained weights: written as a literal, held in a constant
+        (`pretrained=use_pretrained`), or chosen by a test the file decides (`W.DEFAULT if pretrained else None`)."""
+        if isinstance(value, Constant):
+            return value.value is not None and value.value is not False
+        if isinstance(chosen, cst.IfExp):
+            decision = self._decide(chosen.test, frame)
+            if decision is not None:
+                branch = chosen.body if decision[0] else chosen.orelse
+                return self._weights_requested(branch, self._eval(branch, frame), frame)
+            return None
         if calls.is_none(chosen) or calls.bool_literal(chosen) is False:
             return False
         if calls.bool_literal(chosen) is True or isinstance(chosen, (cst.SimpleString, cst.Attribute)):

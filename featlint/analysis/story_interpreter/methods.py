@@ -21,11 +21,14 @@ from featlint.analysis.story_interpreter.values import (
     ParamList,
     ParamsValue,
     ParamVar,
+    ParsedArguments,
     Ref,
     Tensor,
+    TupleValue,
     as_params,
     named_loss,
 )
+from featlint.analysis.values import parses_command_line
 from featlint.startup.deferred import cst
 
 _RETURNS_SELF = frozenset({"half", "float", "double", "bfloat16", "type", "share_memory", "cpu"})
@@ -89,7 +92,8 @@ class Methods(Recorder):
                     filtered = any(code_mentions(self.module, c, "requires_grad") for c in conditions)
                     partial = any(c is None or not code_mentions(self.module, c, "requires_grad") for c in conditions)
                     receiver.items.append(dataclasses.replace(
-                        item.params, filtered=item.params.filtered or filtered, partial=item.params.partial or partial,
+                        item.params, filtered=item.params.filtered or filtered or item.enabled,
+                        partial=item.params.partial or partial,
                     ))
                 else:
                     receiver.unknown = True
@@ -103,10 +107,13 @@ class Methods(Recorder):
         if method == "backward":
             self._event(EventKind.BACKWARD, call, frame)
             return None
+        if method in ("parse_args", "parse_known_args") and receiver is None and parses_command_line(call):
+            return ParsedArguments() if method == "parse_args" else TupleValue((ParsedArguments(), None))
         if method == "load_state_dict" and receiver is None:
             strict = calls.argument(call, 1, "strict")
             if strict is not None and calls.bool_literal(strict) is False:
-                self._event(EventKind.LOAD, call, frame, strict=False, result_used=not discarded)
+                self._event(EventKind.LOAD, call, frame, strict=False, result_used=not discarded,
+                            resume=call in self._resumed)
             return None
         if method == "requires_grad_" and isinstance(call.func, cst.Attribute) and named_loss(call.func.value):
             self._event(EventKind.LOSS_PATCH, call, frame)
@@ -138,7 +145,8 @@ class Methods(Recorder):
         if method == "load_state_dict":
             strict_node = calls.argument(call, 1, "strict")
             strict = True if strict_node is None else calls.bool_literal(strict_node)
-            self._event(EventKind.LOAD, call, frame, ref, strict=strict, result_used=not discarded)
+            self._event(EventKind.LOAD, call, frame, ref, strict=strict, result_used=not discarded,
+                        resume=call in self._resumed)
             return None
         if method == "apply":
             self._init_via_apply(call, ref, args, frame)

@@ -4,13 +4,21 @@ order the program runs them. Every part of the interpreter (statements, expressi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Event, EventKind, Model, Optimizer
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.values import Ref
+from featlint.analysis.unknown import Unhandled
 from featlint.analysis.values import ValueAnalyzer
 from featlint.startup.deferred import cst
+
+
+# More events than this (a 2,000-line training script records about 800) and the story is dropped: the rules
+# compare events pairwise, and a file that large is generated or pathological.
+MAX_EVENTS = 2000
 
 
 class Recorder:
@@ -24,9 +32,22 @@ class Recorder:
         self.optimizers: list[Optimizer] = []
         self.reached: set[cst.FunctionDef] = set()
         self._active: list[cst.FunctionDef] = []
+        self._invocations: dict[cst.FunctionDef, int] = {}  # how many times each function was interpreted
+        self.condition_depths: dict[int, int] = {}
+        self._overridden: set[str] | None = None  # attribute names the file assigns (see Expressions)
         self._discarded: cst.BaseExpression | None = None
         self._budget = 0
+        self.unhandled: list[Unhandled] = []  # statements given up on (featlint.analysis.unknown)
+        self._resumed: frozenset[cst.Call] = frozenset()  # loads of the script's own checkpoint (checkpoints.py)
         self.module_frame = Frame(facts.module_scope, {})
+        # Names found under a node by a walk of its subtree, per (purpose, node): libcst's `children` is slow.
+        self._walked: dict[tuple[str, int], set[str]] = {}
+
+    def _walk_once(self, purpose: str, node: cst.CSTNode, walk: Callable[[cst.CSTNode], set[str]]) -> set[str]:
+        key = (purpose, id(node))
+        if key not in self._walked:
+            self._walked[key] = walk(node)
+        return self._walked[key]
 
     def _model(self, node: cst.CSTNode, **fields: object) -> Model:
         model = Model(node, **fields)  # type: ignore[arg-type]
@@ -35,7 +56,7 @@ class Recorder:
 
     def _event(
         self, kind: EventKind, node: cst.CSTNode, frame: Frame, ref: Ref | None = None,
-        conditional: bool | None = None, **fields: object,
+        conditional: bool | None = None, condition_depth: int | None = None, **fields: object,
     ) -> Event:
         event = Event(
             kind, len(self.events), node,
@@ -44,9 +65,14 @@ class Recorder:
             conditional=frame.conditional if conditional is None else conditional,
             loops=frame.loops,
             module_level=frame.scope is self.facts.module_scope,
+            assumptions=frame.assumptions,
             **fields,  # type: ignore[arg-type]
         )
         self.events.append(event)
+        # How many of the enclosing tests it depends on (a freeze in a loop over parameters: those around the loop).
+        self.condition_depths[id(event)] = len(frame.tests) if condition_depth is None else condition_depth
+        if len(self.events) >= MAX_EVENTS:
+            self._budget = 0  # stop here; run() drops the story
         return event
 
 

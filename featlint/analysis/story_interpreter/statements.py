@@ -1,16 +1,16 @@
-"""Walking statements: blocks, assignments and returns, `if` (both arms, their names joined by
-:mod:`.merging`), loops (a loop body also runs after what follows it), `try`, `match`, and `with` blocks that
-switch gradients off or on."""
+"""Walking statements: blocks, assignments and returns, loops (a loop body also runs after what follows it),
+`try`, `match`, and `with` blocks that switch gradients off or on. `if` statements are :mod:`.branches`'."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from featlint.analysis import calls
+from featlint.analysis import calls, unknown
+from featlint.analysis.scopes import descendants
 from featlint.analysis.story_interpreter.frame import Frame
-from featlint.analysis.story_interpreter.merging import merge_envs
 from featlint.analysis.story_interpreter.recorder import Recorder
 from featlint.analysis.story_interpreter.values import (
+    Constant,
     Enumerated,
     ModuleIter,
     ModuleVar,
@@ -39,7 +39,24 @@ class Statements(Recorder):
             if self._budget <= 0:
                 return
             self._budget -= 1
+            self._guarded(statement, frame)
+
+    def _guarded(self, statement: cst.CSTNode, frame: Frame) -> None:
+        """One statement; a shape the interpreter did not expect makes it unknown, never a crash (see
+        :mod:`featlint.analysis.unknown`)."""
+        marks = (len(self.events), len(self.models), len(self.optimizers), len(frame.tests), frame.loops, frame.no_grad)
+        try:
             self._statement(statement, frame)
+        except RecursionError:  # too deep for Python itself: the engine reports the file as FL001
+            raise
+        except Exception as error:  # noqa: BLE001 - one statement must never take the file's analysis down
+            events, models, optimizers, tests, frame.loops, frame.no_grad = marks
+            del self.events[events:], self.models[models:], self.optimizers[optimizers:], frame.tests[tests:]
+            self.unhandled.append(unknown.Unhandled(statement, f"{type(error).__name__}: {error}"))
+            for name in sorted(unknown.mentioned_names(statement)):
+                self._escape_value(statement, self._lookup(name, frame), frame)
+            for name in unknown.bound_names(statement):
+                frame.env[name] = None
 
     def _statement(self, node: cst.CSTNode, frame: Frame) -> None:
         if isinstance(node, cst.SimpleStatementLine):
@@ -95,33 +112,6 @@ class Statements(Recorder):
         elif isinstance(node, cst.Return) and node.value is not None:
             frame.returned.append(self._eval(node.value, frame))
 
-    def _if(self, node: cst.If, frame: Frame) -> None:
-        if self._is_main_guard(node.test):
-            self._block(node.body, frame)
-            return
-        self._eval(node.test, frame)
-        before = dict(frame.env)
-        frame.tests.append(node.test)
-        self._block(node.body, frame)
-        after_body = frame.env
-        frame.env = dict(before)
-        if isinstance(node.orelse, cst.If):
-            self._if(node.orelse, frame)
-        elif isinstance(node.orelse, cst.Else):
-            self._block(node.orelse.body, frame)
-        frame.tests.pop()
-        frame.env = merge_envs(after_body, frame.env)
-
-    @staticmethod
-    def _is_main_guard(test: cst.BaseExpression) -> bool:
-        return (
-            isinstance(test, cst.Comparison)
-            and isinstance(test.left, cst.Name)
-            and test.left.value == "__name__"
-            and len(test.comparisons) == 1
-            and calls.string_literal(test.comparisons[0].comparator) == "__main__"
-        )
-
     def _for(self, node: cst.For, frame: Frame) -> None:
         iterable = self._eval(node.iter, frame)
         if isinstance(iterable, ParamsValue) and iterable.generator:
@@ -134,6 +124,12 @@ class Statements(Recorder):
             frame.tests.pop()
 
     def _loop_body(self, loop: cst.CSTNode, body: cst.BaseSuite, frame: Frame, *, conditional: bool) -> None:
+        # A constant bound once in its scope cannot be rebound by the loop: only the others need the walk.
+        bindings = frame.scope.bindings
+        if any(isinstance(v, Constant) and len(bindings.get(n, ())) > 1 for n, v in frame.env.items()):
+            for name in self._walk_once("rebound", body, _rebound_names):
+                if isinstance(frame.env.get(name), Constant):
+                    frame.env[name] = None  # the body runs again with whatever it stored: no longer a constant
         saved = frame.loops
         frame.loops = (*saved, loop)
         if conditional:
@@ -196,3 +192,20 @@ class Statements(Recorder):
             if self.names.qualified_name(target, scope) in NO_GRAD:
                 return True
         return False
+
+
+def _rebound_names(body: cst.CSTNode) -> set[str]:
+    """The plain names a loop body assigns (`x = ...`, `x += ...`, `for x in ...`, `x := ...`)."""
+    found: set[str] = set()
+    for node in descendants(body, stop=(cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        if isinstance(node, (cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.NamedExpr)):
+            found.update(n.value for n in _names_in(node.target))
+    return found
+
+
+def _names_in(target: cst.CSTNode) -> list[cst.Name]:
+    if isinstance(target, cst.Name):
+        return [target]
+    if isinstance(target, (cst.Tuple, cst.List)):
+        return [name for element in target.elements for name in _names_in(element.value)]
+    return []

@@ -59,6 +59,7 @@ class ParamVar:
 
     params: Params
     depth: int  # how many conditions enclosed the loop
+    enabled: bool = False  # `p.requires_grad = True` ran on this path of this iteration: it trains from here on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +112,28 @@ class TupleValue:
 @dataclasses.dataclass(frozen=True)
 class DictValue:
     items: tuple[tuple[str, cst.BaseExpression, object], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Constant:
+    """A value the script writes as a literal (a flag, an architecture name, a number), possibly through a name
+    or an argparse default: branches that test it are decided (see :mod:`.statements`). `label` is how the
+    script names it (`feature_extract`, `args.arch`); `default` says it is a default the user may override."""
+
+    value: object
+    label: str | None = None
+    default: bool = False
+
+    def describe(self) -> str:
+        shown = repr(self.value)
+        said = f"`{self.label}` is {shown}" if self.label else shown
+        return f"{said} by default" if self.default else said
+
+
+@dataclasses.dataclass(frozen=True)
+class ParsedArguments:
+    """What `parser.parse_args()` returns: its attributes hold their argparse defaults (see `Constant`), also
+    where it is handed to a function as a parameter (`main(args)`)."""
 
 
 @dataclasses.dataclass(frozen=True)
