@@ -215,7 +215,9 @@ def _declared(analysis: FileAnalysis, source: str) -> _Declared | None:
     """The number of classes every declaration of the file agrees on; None when any is unknown or they differ."""
     found: list[_Declared] = []
     for scope in analysis.facts.scopes.values():
-        for name in (CLASS_COUNT_NAMES | CLASS_LIST_NAMES) & scope.bindings.keys():
+        # The scope's own order (the order of the source), not a set's: the message cites the first declaration,
+        # and a set's order changes with the process's hash seed.
+        for name in [n for n in scope.bindings if n in CLASS_COUNT_NAMES or n in CLASS_LIST_NAMES]:
             listed = name in CLASS_LIST_NAMES
             for binding in scope.bindings[name]:
                 if binding.kind == "param":
