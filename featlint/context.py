@@ -43,6 +43,16 @@ class FileContext:
             from featlint.positions import Positions
 
             self._positions = Positions(self.module)
+        project = self.analysis.project
+        if project is not None:
+            try:
+                return self._positions.span(node)
+            except KeyError:
+                # A node of another module of the project: the finding is the linted file's call into it.
+                anchor = project.anchor(node)
+                if anchor is None:
+                    raise
+                return self._positions.span(anchor)
         return self._positions.span(node)
 
     def start(self, node: cst.CSTNode) -> Location:
@@ -58,6 +68,10 @@ class FileContext:
 
     def where(self, node: cst.CSTNode) -> str:
         """How a message cites another line: "line 4", or in a notebook "cell 2, line 4"."""
+        project = self.analysis.project
+        elsewhere = project.where(node) if project is not None and project.anchor(node) is not None else None
+        if elsewhere is not None:
+            return elsewhere  # "models/backbone.py:41"
         row = self.line(node)
         return self.notebook.where(row) if self.notebook is not None else f"line {row}"
 

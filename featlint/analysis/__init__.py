@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -13,6 +14,7 @@ from featlint.analysis.values import ValueAnalyzer
 from featlint.startup.deferred import cst
 
 if TYPE_CHECKING:
+    from featlint.analysis.project import Project
     from featlint.analysis.architectures import Architectures
     from featlint.analysis.inputs import Inputs
     from featlint.analysis.story import Story
@@ -21,8 +23,11 @@ T = TypeVar("T")
 
 
 class FileAnalysis:
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, path: Path | str | None = None) -> None:
+        """`path`: the linted file on disk, whose project's modules the story follows calls into (None, or a
+        path that is no file: the file alone)."""
         self.module = module
+        self.project = _project(path)
         self.facts: ModuleFacts = collect(module)
         self.names = NameResolver(self.facts)
         self.values = ValueAnalyzer(self.facts, self.names)
@@ -33,7 +38,9 @@ class FileAnalysis:
         """What happens to each model, in order; built on first use (only rules about order ask for it)."""
         from featlint.analysis.interpreter import build_story
 
-        return self._build("the model story", lambda: build_story(self.module, self.facts, self.names, self.values))
+        return self._build(
+            "the model story", lambda: build_story(self.module, self.facts, self.names, self.values, self.project)
+        )
 
     @functools.cached_property
     def architectures(self) -> Architectures:
@@ -62,3 +69,12 @@ class FileAnalysis:
         except Exception as error:
             self._failed[part] = AnalysisFailed(part, error)
             raise self._failed[part] from error
+
+
+def _project(path: Path | str | None) -> Project | None:
+    if path is None or not str(path).endswith(".py"):
+        return None
+    from featlint.analysis.project import Project  # here: most files never need the project's modules
+
+    located = Path(path)
+    return Project(located) if located.is_file() else None

@@ -288,14 +288,17 @@ class _Collector:
                 self._bind(top, "import", alias, qualified=top, statement=node)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None:
-            return
-        module = dotted_name(node.module)
-        if module is None:
+        # A relative import keeps its dots (`from .models import build` is ".models.build"): no library name
+        # starts with one, and the project's own modules are found from them (featlint.analysis.project).
+        dots = "." * len(node.relative)
+        module = dotted_name(node.module) if node.module is not None else ""
+        if module is None or not (dots or module):
             return
         if isinstance(node.names, cst.ImportStar):
-            self.facts.star_imports.append(module)
+            if not dots:
+                self.facts.star_imports.append(module)
             return
+        module = f"{dots}{module}" if module else dots[:-1]
         for alias in node.names:
             name = dotted_name(alias.name)
             if name is None:

@@ -35,6 +35,9 @@ from featlint.analysis.story_interpreter.values import (
 )
 from featlint.startup.deferred import cst
 
+# Qualified names that are never the project's own modules: no file lookup for them.
+_NOT_PROJECT = ("builtins.", "torch.", "torchvision.", "timm.", "numpy.", "os.", "sys.", "math.", "random.")
+
 
 class Expressions(Recorder):
     def _eval(self, expr: cst.BaseExpression | None, frame: Frame) -> object:
@@ -221,6 +224,10 @@ class Expressions(Recorder):
             if isinstance(callee, (Criterion, Ref)):
                 return Tensor(isinstance(callee, Criterion), frame.no_grad)
         name = self.names.call_name(call, frame.scope)
+        if name is not None and self.project is not None and not name.startswith(_NOT_PROJECT):
+            target = self.project.target(name, self._unit)
+            if target is not None:  # a function or class of another module of the project
+                return self._invoke(FunctionRef(target[1]), call, args, frame)
         if name is not None:
             return self._named_call(call, name, args, frame)
         self._escape(call, args, frame)

@@ -1,0 +1,70 @@
+"""Where a linted file's project is and which of its files an import names.
+
+Training code is split over modules (`models/`, `engine.py`, `train.py`); to follow a model from one into
+another featlint must find the file an import means, without importing anything. The project root is the
+nearest directory above the file that holds `pyproject.toml`, `setup.cfg` or `.git` (else the file's own
+directory). An absolute import is looked up beside the importing file (scripts run from their directory),
+then under the root and its `src/`; a relative one from the importing module's package. Anything not found
+there (the standard library, third-party packages) stays opaque, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+_ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
+_MAX_ROOT_CLIMB = 12  # directories walked up looking for a root marker: a deep tree with none is its own root
+
+
+def project_root(path: Path) -> Path:
+    start = path.parent
+    for parent in [start, *start.parents][:_MAX_ROOT_CLIMB]:
+        if any((parent / marker).exists() for marker in _ROOT_MARKERS):
+            return parent
+    return start
+
+
+def module_file(directory: Path, parts: list[str]) -> Path | None:
+    """The file of the module `parts` under `directory` (`a/b.py` or `a/b/__init__.py`), if it exists."""
+    if not parts or any(not part.isidentifier() for part in parts):
+        return None
+    base = directory.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def split_target(importer: Path, root: Path, qualified: str) -> tuple[Path, list[str]] | None:
+    """The module file a dotted name starts in and the names inside it: `models.build` from `train.py` is
+    (`models/__init__.py` or `models.py`, ["build"]); `.backbone.freeze` is looked up in the importer's package.
+    The longest module prefix wins, so `pkg.sub.f` is `f` in `pkg/sub.py` when that file exists."""
+    stripped = qualified.lstrip(".")
+    level = len(qualified) - len(stripped)
+    parts = stripped.split(".") if stripped else []
+    if level:
+        base = importer.parent
+        for _ in range(level - 1):
+            base = base.parent
+        directories = [base]
+    else:
+        directories = list(dict.fromkeys([importer.parent, root, root / "src"]))
+    for directory in directories:
+        for cut in range(len(parts) - 1, 0, -1):
+            found = module_file(directory, parts[:cut])
+            if found is not None and found != importer:
+                return found, parts[cut:]
+    return None
+
+
+def content_digest(data: bytes) -> str:
+    """What a cached result remembers of each module it read (see featlint.running.cache)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def file_digest(path: Path) -> str | None:
+    try:
+        return content_digest(path.read_bytes())
+    except OSError:
+        return None
