@@ -294,11 +294,11 @@ class _Collector:
         module = dotted_name(node.module) if node.module is not None else ""
         if module is None or not (dots or module):
             return
+        module = f"{dots}{module}" if module else dots[:-1]
         if isinstance(node.names, cst.ImportStar):
-            if not dots:
+            if module:
                 self.facts.star_imports.append(module)
             return
-        module = f"{dots}{module}" if module else dots[:-1]
         for alias in node.names:
             name = dotted_name(alias.name)
             if name is None:
