@@ -77,4 +77,9 @@ def _project(path: Path | str | None) -> Project | None:
     from featlint.analysis.project import Project  # here: most files never need the project's modules
 
     located = Path(path)
-    return Project(located) if located.is_file() else None
+    if not located.is_file() or _INSTALLED & set(located.parts):
+        return None  # an installed package is a library's code, not a training project: linted file by file
+    return Project(located)
+
+
+_INSTALLED = frozenset({"site-packages", "dist-packages"})

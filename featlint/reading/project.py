@@ -63,8 +63,15 @@ def content_digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}  # a warm run checks the same helper module for many files
+
+
 def file_digest(path: Path) -> str | None:
     try:
-        return content_digest(path.read_bytes())
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _DIGESTS:
+            _DIGESTS[key] = content_digest(path.read_bytes())
+        return _DIGESTS[key]
     except OSError:
         return None
