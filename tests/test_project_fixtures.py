@@ -57,8 +57,9 @@ def test_messages_cite_the_other_module_by_its_path_in_the_project() -> None:
 def test_imports_find_modules_packages_and_relative_names() -> None:
     root = PROJECTS / "split_buggy"
     assert project_root(root / "models" / "backbone.py") == root
-    assert split_target(root / "train.py", root, "models.build_model") == (root / "models" / "__init__.py", ["build_model"])
-    assert split_target(root / "train.py", root, "models.heads.attach_head") == (root / "models" / "heads.py", ["attach_head"])
+    models = root / "models"
+    assert split_target(root / "train.py", root, "models.build_model") == (models / "__init__.py", ["build_model"])
+    assert split_target(root / "train.py", root, "models.heads.attach_head") == (models / "heads.py", ["attach_head"])
     assert split_target(root / "models" / "__init__.py", root, ".backbone.build_model") == (
         root / "models" / "backbone.py", ["build_model"]
     )

@@ -23,8 +23,8 @@ from featlint.startup.deferred import cst
 
 MAX_MODULES = 20  # project modules opened for one linted file
 MAX_LEVELS = 2  # imports followed away from the linted file (train.py -> engine.py -> utils.py)
-MAX_FILE_BYTES = 400_000  # a larger module is generated code, not a training helper
-_CACHE_SIZE = 256  # modules kept parsed per process
+MAX_FILE_BYTES = 150_000  # larger: generated code or a library, not a training helper (and a large tree)
+_CACHE_SIZE = 48  # modules kept parsed per process (a parsed tree takes many times its source in memory)
 _REEXPORT_HOPS = 2  # `models/__init__.py` re-exporting `from .backbone import build`, followed this far
 
 
@@ -51,6 +51,7 @@ class Unit:
             return None
 
 
+Target = tuple[Unit, "cst.FunctionDef | cst.ClassDef"]  # a function or class and the module it is written in
 _UNITS: OrderedDict[tuple[str, int, int], Unit | None] = OrderedDict()
 
 
@@ -88,10 +89,10 @@ class Project:
         self.root = project_root(self.path)
         self.units: dict[Path, tuple[Unit, int]] = {}  # each opened module and how many imports away it is
         self._anchors: dict[int, cst.CSTNode] = {}  # a node of another module -> the linted file's call
-        self._targets: dict[tuple[str, Path | None], tuple[Unit, cst.FunctionDef | cst.ClassDef] | None] = {}
+        self._targets: dict[tuple[str, Path | None], Target | None] = {}
         self._entered: dict[Path, cst.CSTNode] = {}  # each module -> the first call of the linted file into it
 
-    def target(self, qualified: str, importer: Unit | None) -> tuple[Unit, cst.FunctionDef | cst.ClassDef] | None:
+    def target(self, qualified: str, importer: Unit | None) -> Target | None:
         """The function or class a qualified name (`models.build`, `.engine.train_one_epoch`) names in one of
         the project's modules, read from `importer` (None: the linted file)."""
         key = (qualified, importer.path if importer is not None else None)
@@ -99,7 +100,7 @@ class Project:
             self._targets[key] = self._follow(qualified, importer, _REEXPORT_HOPS)
         return self._targets[key]
 
-    def _follow(self, qualified: str, importer: Unit | None, hops: int) -> tuple[Unit, cst.FunctionDef | cst.ClassDef] | None:
+    def _follow(self, qualified: str, importer: Unit | None, hops: int) -> Target | None:
         level = self.units[importer.path][1] if importer is not None else 0
         if level >= MAX_LEVELS:
             return None

@@ -163,7 +163,8 @@ def _run_rules(
     """Every rule's findings. A crashing rule is an internal error and the other rules still run; a shared part
     of the analysis that fails is one internal error for the file, naming every rule that could not read it."""
     try:
-        context = FileContext(path, text, module, FileAnalysis(module, location if notebook is None else None), notebook)
+        analysis = FileAnalysis(module, location if notebook is None else None)
+        context = FileContext(path, text, module, analysis, notebook)
     except RecursionError:
         raise
     except Exception as error:  # noqa: BLE001 - one file must never stop the run

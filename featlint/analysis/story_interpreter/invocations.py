@@ -97,7 +97,10 @@ class Invocations(Recorder):
     def _inside(self, unit: Unit | None, call: cst.Call) -> Iterator[None]:
         """Interpret code of another module (`unit`; None: back in the linted file) with that module's names,
         facts and module-level values; what it records continues the same story."""
-        saved = (self.module, self.facts, self.names, self.values, self.module_frame, self._overridden, self._unit, self._anchor)
+        saved = (
+            self.module, self.facts, self.names, self.values, self.module_frame, self._overridden, self._unit,
+            self._anchor,
+        )
         if unit is None:
             self.module, self.facts, self.names, self.values = self._root
             self.module_frame = self.root_frame
