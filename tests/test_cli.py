@@ -203,7 +203,7 @@ def test_explicit_file_bypasses_excludes_unless_force_exclude(featlint, tmp_path
     [
         ('[tool.featlint]\nselct = ["FL1"]\n', "unknown key `selct`"),
         ('[tool.featlint]\nselect = "FL1"\n', "`select` must be a list of strings"),
-        ('[tool.featlint]\nselect = ["FL9"]\n', "unknown rule code or prefix 'FL9'"),
+        ('[tool.featlint]\nselect = ["FL99"]\n', "unknown rule code or prefix 'FL99'"),
         ("[tool.featlint\n", "invalid TOML"),
         ('[tool.featlint.extreme-learning-rate]\nmin-lr = "small"\n', "must be a number"),
         ('[tool.featlint.extreme-learning-rate]\nmax-lr = { Lion = 1.0 }\n', "unknown key `Lion`"),

@@ -16,6 +16,7 @@ from featlint.startup.deferred import cst
 if TYPE_CHECKING:
     from featlint.analysis.project import Project
     from featlint.analysis.architectures import Architectures
+    from featlint.analysis.hubs import Hubs
     from featlint.analysis.inputs import Inputs
     from featlint.analysis.story import Story
 
@@ -55,6 +56,14 @@ class FileAnalysis:
         from featlint.analysis.inputs import Inputs
 
         return self._build("the inputs", lambda: Inputs(self.facts, self.names, self.architectures))
+
+    @functools.cached_property
+    def hubs(self) -> Hubs:
+        """The file's timm, Hugging Face and PEFT objects and the order of its statements; built on first
+        use (only the model-hub rules ask, on files that name these libraries)."""
+        from featlint.analysis.hubs import Hubs
+
+        return self._build("the model-hub objects", lambda: Hubs(self.module, self.facts, self.names))
 
     def _build(self, part: str, build: Callable[[], T]) -> T:
         """A shared part, built once: should it fail, every rule that reads it gets the same AnalysisFailed

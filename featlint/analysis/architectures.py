@@ -345,13 +345,15 @@ class Architectures:
         return self._built
 
     def has_unknown_models(self) -> bool:
-        """A model is built whose architecture featlint cannot tell (`models.__dict__[arch]()`, timm...)."""
+        """A model is built whose architecture featlint cannot tell (`models.__dict__[arch]()`, timm, a
+        Hugging Face or PEFT model)."""
         for site in self.facts.calls:
             built = model_call(self.names, site.node, site.scope)
             if built is not None and built.builder is None:
                 return True
             name = self.names.call_name(site.node, site.scope)
-            if name is not None and name.startswith("timm."):
+            if name is not None and (name.startswith("timm.") or (
+                    name.startswith(("transformers.", "peft.")) and self.values.is_model_factory(name))):
                 return True
         return False
 

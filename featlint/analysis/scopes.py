@@ -150,6 +150,17 @@ def _plan(cls: type) -> tuple[tuple[str, ...], str, str]:
     return plan
 
 
+def child_nodes(node: cst.CSTNode) -> Iterator[cst.CSTNode]:
+    """The children of a node that can hold code (whitespace and punctuation skipped), in source order:
+    for the analyses that need a walk of their own, run only on the files they concern."""
+    for name in _plan(type(node))[0]:
+        value = getattr(node, name)
+        if isinstance(value, cst.CSTNode):
+            yield value
+        elif isinstance(value, (tuple, list)):
+            yield from (item for item in value if isinstance(item, cst.CSTNode))
+
+
 def descendants(node: cst.CSTNode, stop: tuple[type, ...] = ()) -> Iterator[cst.CSTNode]:
     """`node` and every node under it, without entering nodes of the `stop` types (yielded, not entered);
     walked by hand like `_Collector`, since libcst's `children` visits and rebuilds every node."""
@@ -159,12 +170,7 @@ def descendants(node: cst.CSTNode, stop: tuple[type, ...] = ()) -> Iterator[cst.
         yield current
         if current is not node and isinstance(current, stop):
             continue
-        for name in _plan(type(current))[0]:
-            value = getattr(current, name)
-            if isinstance(value, cst.CSTNode):
-                pending.append(value)
-            elif isinstance(value, (tuple, list)):
-                pending.extend(item for item in value if isinstance(item, cst.CSTNode))
+        pending.extend(child_nodes(current))
 
 
 class _Collector:

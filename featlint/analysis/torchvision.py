@@ -263,7 +263,12 @@ def parameter_names(builder: Builder) -> tuple[str, ...]:
     arch = architecture(builder)
     if arch is None:
         return ()
-    trees = _knowledge().parameter_trees
+    return expand_parameter_tree(_knowledge().parameter_trees, arch.parameters_tree)
+
+
+def expand_parameter_tree(trees: list[Any], root: int) -> tuple[str, ...]:
+    """Dotted parameter names from a tree of module names whose equal subtrees are shared: node
+    `[own names, [[child, node index], ...]]` (the generators' encoding, for torchvision and transformers)."""
     names: list[str] = []
 
     def expand(node: int, prefix: str) -> None:
@@ -272,7 +277,7 @@ def parameter_names(builder: Builder) -> tuple[str, ...]:
         for child, index in children:
             expand(index, f"{prefix}{child}.")
 
-    expand(arch.parameters_tree, "")
+    expand(root, "")
     return tuple(names)
 
 

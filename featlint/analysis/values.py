@@ -14,6 +14,7 @@ import operator
 from collections.abc import Callable, Iterable
 
 from featlint.analysis import calls
+from featlint.analysis import hub_knowledge as hk
 from featlint.analysis import torchvision as tv
 from featlint.analysis.names import DYNAMIC, NameResolver
 from featlint.analysis.scopes import Binding, ModuleFacts, Scope, element_of
@@ -28,6 +29,9 @@ class Kind(enum.Enum):
 
 # Builders outside torchvision that return a model.
 _MODEL_FACTORIES = frozenset({"torch.hub.load", "timm.create_model", "torchvision.models.get_model"})
+# Model hubs whose factories return an nn.Module: `transformers.<ModelClass>.from_pretrained`/`from_config`,
+# `peft.get_peft_model`, `peft.PeftModel.from_pretrained` (see hub_knowledge for the model classes).
+_HUB_FACTORY_PREFIXES = ("transformers.", "peft.")
 # Base classes that make a user class an nn.Module.
 _MODULE_BASE_PREFIXES = ("torch.nn.", "torchvision.models.")
 _MODULE_BASES = frozenset({"pytorch_lightning.LightningModule", "lightning.LightningModule",
@@ -58,6 +62,9 @@ _ITERATOR_KINDS = {
     "children": ((), Kind.MODULE), "modules": ((), Kind.MODULE),
     "named_children": ((1,), Kind.MODULE), "named_modules": ((1,), Kind.MODULE),
 }
+_PARAMETER_CONTAINERS = frozenset({"torch.nn.ParameterDict", "torch.nn.ParameterList",
+                                   "torch.nn.modules.container.ParameterDict",
+                                   "torch.nn.modules.container.ParameterList"})
 _PASS_THROUGH_ITERABLES = frozenset({"builtins.list", "builtins.tuple", "builtins.reversed", "builtins.sorted",
                                      "builtins.iter", "builtins.set"})
 
@@ -118,6 +125,8 @@ class ValueAnalyzer:
         if isinstance(expr, cst.Attribute):
             return self._attribute_kind(expr, scope)
         if isinstance(expr, cst.Subscript):
+            if self._is_parameter_container(expr.value, scope):
+                return Kind.PARAMETER if _is_single_index(expr) else Kind.UNKNOWN
             if self.kind_of(expr.value, scope) is Kind.MODULE:
                 return Kind.MODULE  # Sequential / ModuleList / ModuleDict indexing
             return self.element_kind(expr.value, (), scope) if _is_single_index(expr) else Kind.UNKNOWN
@@ -183,6 +192,22 @@ class ValueAnalyzer:
             return Kind.UNKNOWN
         return Kind.MODULE
 
+    def _is_parameter_container(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """`nn.ParameterDict(...)` / `nn.ParameterList(...)`, held in a name or a `self.` attribute bound only
+        to one: modules whose items are parameters, not submodules."""
+        if isinstance(expr, cst.Name):
+            bindings = scope.lookup(expr.value)
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            owner = scope.self_class(expr.value.value)
+            bindings = self.facts.class_attributes.get(owner, {}).get(expr.attr.value, []) if owner else []
+        else:
+            return False
+        return bool(bindings) and all(
+            isinstance(b.value, cst.Call) and not b.element
+            and self.names.qualified_name(b.value.func, b.scope) in _PARAMETER_CONTAINERS
+            for b in bindings
+        )
+
     def _instance_class(self, expr: cst.BaseExpression, scope: Scope) -> cst.ClassDef | None:
         """The class defined in this file that `expr` is an instance of, when every binding agrees.
 
@@ -214,6 +239,8 @@ class ValueAnalyzer:
     def is_model_factory(self, name: str) -> bool:
         if name in _MODEL_FACTORIES or tv.builder(name) is not None:
             return True
+        if name.startswith(_HUB_FACTORY_PREFIXES):
+            return _is_hub_model_factory(name)
         module, _, member = name.rpartition(".")
         return member == DYNAMIC and tv.is_builder_module(module)
 
@@ -398,6 +425,15 @@ class ValueAnalyzer:
             if dest is not None and default is not None:
                 defaults.setdefault(dest, []).append((default, site.scope, call))
         return defaults
+
+
+def _is_hub_model_factory(name: str) -> bool:
+    library, _, rest = name.partition(".")
+    parts = rest.split(".")
+    if library == "peft":
+        return parts[-1] == "get_peft_model" or (
+            len(parts) >= 2 and parts[-1] == "from_pretrained" and "PeftModel" in parts[-2])
+    return len(parts) >= 2 and parts[-1] in ("from_pretrained", "from_config") and hk.is_hf_model_class(parts[-2])
 
 
 def _is_single_index(expr: cst.Subscript) -> bool:

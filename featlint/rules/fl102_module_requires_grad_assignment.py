@@ -12,7 +12,9 @@ class ModuleRequiresGradAssignment(Rule):
     ## What it does
     Finds `requires_grad = ...` assigned on an `nn.Module` (a torchvision model, one of its submodules such as
     `model.fc` or `model.features`, a layer, a module yielded by `children()` or `modules()`, or `self.backbone`
-    in your own module) instead of on its parameters.
+    in your own module) instead of on its parameters. Models from timm (`timm.create_model`), Hugging Face
+    (`AutoModel...from_pretrained`, `from_config`) and PEFT (`get_peft_model`, `PeftModel.from_pretrained`)
+    count too: `model.bert.requires_grad = False` freezes nothing.
 
     ## Why is this bad?
     `requires_grad` is a flag of tensors, not of modules. On a module the assignment just adds a plain
@@ -43,6 +45,8 @@ class ModuleRequiresGradAssignment(Rule):
     fixable = True
     requires_tokens = ("requires_grad",)  # the assigned attribute
     fires = (
+        "import transformers\nm = transformers.AutoModelForSequenceClassification.from_pretrained('b')\n"
+        "m.bert.requires_grad = False\n",
         "import torchvision\nmodel = torchvision.models.resnet18()\nmodel.requires_grad = False\n",
         "from torchvision import models\nm = models.vgg16()\nm.features.requires_grad = False\n",
         "from torchvision import models\nm = models.vgg16()\nm.features[0].requires_grad = False\n",
@@ -66,6 +70,8 @@ class ModuleRequiresGradAssignment(Rule):
     silent = (
         "import torchvision\nmodel = torchvision.models.resnet18()\n"
         "for p in model.parameters():\n    p.requires_grad = False\n",
+        "import torch.nn as nn\nclass Scales(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.rank = nn.ParameterDict({})\n    def add(self, k):\n        self.rank[k].requires_grad = False\n",
         "import torchvision\nmodel = torchvision.models.resnet18()\n"
         "for name, p in model.named_parameters():\n    p.requires_grad = False\n",
         "import torchvision\nmodel = torchvision.models.resnet18()\nmodel.fc.weight.requires_grad = False\n",

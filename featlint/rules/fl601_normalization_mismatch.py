@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from featlint.analysis import hub_knowledge as hk
 from featlint.analysis import torchvision as tv
-from featlint.analysis.calls import argument
+from featlint.analysis.calls import argument, bool_literal, keyword, string_literal
 from featlint.analysis.inputs import Transform
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
@@ -20,7 +21,9 @@ class NormalizationMismatch(Rule):
     Compares the literal mean and std of a `transforms.Normalize` (also `transforms.v2.Normalize`) with the
     ones the pretrained weights of the file's torchvision model were trained with, as recorded in
     `weights.transforms()` (0.485/0.456/0.406 and 0.229/0.224/0.225 for most ImageNet weights, 0.5 for
-    EfficientNet-V2's).
+    EfficientNet-V2's), or with the pretrained configuration of a timm tag written in
+    `timm.create_model("<name>", pretrained=True)` (0.5 for most ViTs, CLIP's stats for CLIP towers), when
+    every model of the file is such a timm model.
 
     When the file builds several pretrained models with different stats, it reports only a `Normalize` that
     matches none of them. It stays silent when any model is built with weights featlint cannot tell, when the
@@ -60,6 +63,8 @@ class NormalizationMismatch(Rule):
     fires = (
         "from torchvision import models, transforms\nm = models.resnet50(weights='DEFAULT')\n"
         "t = transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))\n",
+        "import timm\nfrom torchvision import transforms\nm = timm.create_model('vit_base_patch16_224', pretrained=True)\n"
+        "t = transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))\n",
         "import torchvision.transforms.v2 as T\nimport torchvision\n"
         "m = torchvision.models.get_model('efficientnet_v2_l', weights='IMAGENET1K_V1')\n"
         "MEAN = [0.485, 0.456, 0.406]\nSTD = [0.229, 0.224, 0.225]\nt = T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])\n",
@@ -83,16 +88,27 @@ class NormalizationMismatch(Rule):
         "b = models.efficientnet_v2_l(weights='DEFAULT')\nt = transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))\n",
         "import timm\nfrom torchvision import models, transforms\na = models.resnet50(weights='DEFAULT')\n"
         "b = timm.create_model('vit_base_patch16_224', pretrained=True)\nt = transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))\n",
+        "import timm\nfrom torchvision import transforms\nm = timm.create_model('vit_base_patch16_224', pretrained=True)\n"
+        "t = transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))\n",
+        "import timm\nfrom torchvision import transforms\nm = timm.create_model(args.arch, pretrained=True)\n"
+        "t = transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))\n",
+        "import timm\nfrom torchvision import transforms\nm = timm.create_model('resnet50', pretrained=True)\n"
+        "cfg = timm.data.resolve_data_config({}, model=m)\nt = transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))\n",
         "from torchvision import models, transforms\nm = models.resnet50(weights='DEFAULT')\nt = transforms.Normalize(mean, std)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         inputs = ctx.analysis.inputs
         normalizes = inputs.transforms("Normalize")
-        models = inputs.models() if normalizes else None
-        if not models:
+        if not normalizes:
             return
+        models = inputs.models()
         expected: list[tuple[str, Stats]] = []
+        if models is None and "timm" in ctx.source:
+            expected = _timm_expected(ctx) or []
+            models = ()
+        if models is None:
+            return
         for origin, weights in models:
             if weights.enum is None or weights.member is None:
                 if weights is not weights.NONE:
@@ -101,7 +117,7 @@ class NormalizationMismatch(Rule):
             preset = tv.weights_transforms(weights.enum, weights.member)
             if preset is None:
                 return
-            expected.append((origin.builder.name, (preset.mean, preset.std)))
+            expected.append((f"{origin.builder.name}'s", (preset.mean, preset.std)))
         if not expected:
             return
         for normalize in normalizes:
@@ -109,12 +125,48 @@ class NormalizationMismatch(Rule):
             if found is None or any(_matches(found, stats) for _, stats in expected):
                 continue
             name, (mean, std) = expected[0]
+            fix = ("`timm.data.resolve_data_config({}, model=model)` with `create_transform`" if name.startswith("timm")
+                   else "`weights.transforms()`")
             yield ctx.report(
                 self, normalize.call,
-                f"{name}'s weights were trained with mean {_show(mean)} and std {_show(std)}; this Normalize uses "
+                f"{name} weights were trained with mean {_show(mean)} and std {_show(std)}; this Normalize uses "
                 f"mean {_show(found[0])} and std {_show(found[1])}, so every image is off the distribution the "
-                f"pretrained features expect: use the weights' stats, or `weights.transforms()`",
+                f"pretrained features expect: use the weights' stats, or {fix}",
             )
+
+
+def _timm_expected(ctx: FileContext) -> list[tuple[str, Stats]] | None:
+    """The stats of the pretrained timm tags the file builds, when every model it builds is one of them:
+    `timm.create_model("<known name>", pretrained=True)`. None when anything else may be fed (another model,
+    a name chosen at run time, timm's own `resolve_data_config`/`create_transform`, `in_chans`)."""
+    if ctx.analysis.architectures.built_models():
+        return None
+    expected = []
+    for site in ctx.analysis.facts.calls:
+        name = ctx.analysis.names.call_name(site.node, site.scope)
+        if name is None or not name.startswith("timm."):
+            continue
+        call = site.node
+        if name != "timm.create_model" or keyword(call, "in_chans") is not None or any(a.star for a in call.args):
+            return None
+        tag = string_literal(argument(call, 0, "model_name"))
+        pretrained = keyword(call, "pretrained")
+        flag = bool_literal(pretrained.value) if pretrained is not None else False
+        if tag is None or flag is None:
+            return None
+        if not flag:
+            continue
+        config = hk.timm_pretrained(tag)
+        if config is None:
+            return None
+        expected.append((f"timm's `{tag}`", (config.mean, config.std)))
+    # Any other model factory (Hugging Face, PEFT, torch.hub...) makes the expected stats unknown.
+    values = ctx.analysis.values
+    for site in ctx.analysis.facts.calls:
+        name = ctx.analysis.names.call_name(site.node, site.scope)
+        if name is not None and name != "timm.create_model" and values.is_model_factory(name):
+            return None
+    return expected
 
 
 def _stats(ctx: FileContext, normalize: Transform) -> Stats | None:
