@@ -1,4 +1,4 @@
-"""Projects split over modules (fixtures/projects/<name>/): each entry file, linted alone as pre-commit passes it,
+"""Projects split over modules (fixtures/projects/<name>/): each module, linted alone as pre-commit passes it,
 reports exactly the findings marked in it (`# expect: FL202`), where the other half of the bug lives in a
 module it imports (a package re-exporting its builders, relative and absolute imports, two modules importing
 each other). Each buggy project has a clean twin with no marker. Also: how imports find files, the budgets,
@@ -22,7 +22,7 @@ from tests.conftest import REPO
 from tests.test_story_fixtures import _expected
 
 PROJECTS = REPO / "fixtures" / "projects"
-ENTRIES = sorted(PROJECTS.glob("*/*.py"))
+ENTRIES = sorted(PROJECTS.rglob("*.py"))  # every module, each linted alone
 
 
 def _found(path: Path, *, alone: bool = False) -> list[tuple[int, str]]:
@@ -31,7 +31,7 @@ def _found(path: Path, *, alone: bool = False) -> list[tuple[int, str]]:
     return sorted((d.start.row, d.code) for d in lint_source(source, path=shown, select=["ALL"]))
 
 
-@pytest.mark.parametrize("path", ENTRIES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("path", ENTRIES, ids=lambda p: p.relative_to(PROJECTS).as_posix())
 def test_entry_files_report_exactly_the_marked_findings(path: Path) -> None:
     assert _found(path) == _expected(path.read_text(encoding="utf-8"))
 
