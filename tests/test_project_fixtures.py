@@ -73,7 +73,10 @@ def _chain(directory: Path, length: int) -> Path:
     """`m0.py` ... each calling the next module's `freeze`: longer than any budget."""
     (directory / "pyproject.toml").write_text("")
     for index in range(length):
-        body = f"from m{index + 1} import freeze as deeper\n\n\ndef freeze(model):\n    deeper(model)\n"
+        body = (
+            f"from m{index + 1} import freeze as deeper\n\n\ndef freeze(model):\n"
+            "    model.fc.requires_grad_(False)\n    deeper(model)\n"
+        )
         (directory / f"m{index}.py").write_text(body)
     entry = directory / "train.py"
     entry.write_text(

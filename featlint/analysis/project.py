@@ -37,7 +37,6 @@ class Unit:
     facts: ModuleFacts
     names: NameResolver
     values: ValueAnalyzer
-    digest: str  # of its bytes, for the result cache
     _positions: object = None
 
     def line(self, node: cst.CSTNode) -> int | None:
@@ -52,33 +51,39 @@ class Unit:
 
 
 Target = tuple[Unit, "cst.FunctionDef | cst.ClassDef"]  # a function or class and the module it is written in
-_UNITS: OrderedDict[tuple[str, int, int], Unit | None] = OrderedDict()
+# Each module read: its analysis (None when it cannot matter or cannot be parsed) and the digest of its bytes.
+_UNITS: OrderedDict[tuple[str, int, int], tuple[Unit | None, str | None]] = OrderedDict()
+# A module whose text has none of these records nothing in a story: it is not parsed (its calls are escapes).
+# A package's `__init__.py` is parsed anyway, for its re-exports.
+_STORY_WORDS = (b"torch", b"timm", b"lightning", b"requires_grad", b"parameters", b".train(", b".eval(")
 
 
-def _load(path: Path) -> Unit | None:
+def _load(path: Path) -> tuple[Unit | None, str | None]:
     try:
         stat = path.stat()
     except OSError:
-        return None
+        return None, None
     key = (str(path), stat.st_size, stat.st_mtime_ns)
     if key in _UNITS:
         _UNITS.move_to_end(key)
         return _UNITS[key]
-    unit = None
+    unit, digest = None, None
     if stat.st_size <= MAX_FILE_BYTES:
         try:
             data = read_bytes(path)
-            module = cst.parse_module(decode_source(data))
+            digest = content_digest(data)
+            relevant = path.name == "__init__.py" or any(word in data for word in _STORY_WORDS)
+            module = cst.parse_module(decode_source(data)) if relevant else None
         except (UnreadableSource, cst.ParserSyntaxError, RecursionError, ValueError):
             module = None
         if module is not None:
             facts = collect(module)
             names = NameResolver(facts)
-            unit = Unit(path, module, facts, names, ValueAnalyzer(facts, names), content_digest(data))
-    _UNITS[key] = unit
+            unit = Unit(path, module, facts, names, ValueAnalyzer(facts, names))
+    _UNITS[key] = (unit, digest)
     while len(_UNITS) > _CACHE_SIZE:
         _UNITS.popitem(last=False)
-    return unit
+    return unit, digest
 
 
 class Project:
@@ -90,7 +95,9 @@ class Project:
         self.units: dict[Path, tuple[Unit, int]] = {}  # each opened module and how many imports away it is
         self._anchors: dict[int, cst.CSTNode] = {}  # a node of another module -> the linted file's call
         self._targets: dict[tuple[str, Path | None], Target | None] = {}
-        self._entered: dict[Path, cst.CSTNode] = {}  # each module -> the first call of the linted file into it
+        self._entered: dict[Path, cst.CSTNode] = {}
+        self._read: dict[Path, str] = {}  # every module read (also those not parsed) -> digest of its bytes
+        self._skipped: set[Path] = set()  # read but not parsed (nothing for the story, or unparsable)  # each module -> the first call of the linted file into it
 
     def target(self, qualified: str, importer: Unit | None) -> Target | None:
         """The function or class a qualified name (`models.build`, `.engine.train_one_epoch`) names in one of
@@ -128,11 +135,15 @@ class Project:
             return None  # a cycle back into the linted file: its own functions are interpreted as its own
         if path in self.units:
             return self.units[path][0]
-        if len(self.units) >= MAX_MODULES:
+        if len(self.units) + len(self._skipped) >= MAX_MODULES or path in self._skipped:
             return None
-        unit = _load(path)
+        unit, digest = _load(path)
+        if digest is not None:
+            self._read[path] = digest
         if unit is not None:
             self.units[path] = (unit, level)
+        else:
+            self._skipped.add(path)
         return unit
 
     def home(self, node: cst.CSTNode) -> Unit | None:
@@ -171,5 +182,5 @@ class Project:
         return None
 
     def digests(self) -> dict[str, str]:
-        """Each opened module's path and content digest: a cached result holds only while they are unchanged."""
-        return {str(path): unit.digest for path, (unit, _) in sorted(self.units.items())}
+        """Each module read and the digest of its content: a cached result holds only while they are unchanged."""
+        return {str(path): digest for path, digest in sorted(self._read.items())}

@@ -11,6 +11,7 @@ there (the standard library, third-party packages) stays opaque, as before.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
@@ -25,9 +26,28 @@ def project_root(path: Path) -> Path:
     return start
 
 
+_LISTINGS: dict[tuple[str, int], frozenset[str]] = {}  # directory and its mtime -> the names in it
+
+
+def _names_in(directory: Path) -> frozenset[str]:
+    """What a directory holds, read once per change of the directory: most imported names (`numpy`,
+    `transformers`) are no file of the project, and one stat tells so for all of them."""
+    try:
+        key = (str(directory), directory.stat().st_mtime_ns)
+        if key not in _LISTINGS:
+            if len(_LISTINGS) > 4096:
+                _LISTINGS.clear()
+            _LISTINGS[key] = frozenset(os.listdir(directory))
+        return _LISTINGS[key]
+    except OSError:
+        return frozenset()
+
+
 def module_file(directory: Path, parts: list[str]) -> Path | None:
     """The file of the module `parts` under `directory` (`a/b.py` or `a/b/__init__.py`), if it exists."""
     if not parts or any(not part.isidentifier() for part in parts):
+        return None
+    if not {parts[0], f"{parts[0]}.py"} & _names_in(directory):
         return None
     base = directory.joinpath(*parts)
     for candidate in (base.with_suffix(".py"), base / "__init__.py"):
