@@ -18,12 +18,19 @@ _ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 _MAX_ROOT_CLIMB = 12  # directories walked up looking for a root marker: a deep tree with none is its own root
 
 
+_ROOTS: dict[Path, Path] = {}  # a directory -> its project root: the files of a directory share it
+
+
 def project_root(path: Path) -> Path:
     start = path.parent
-    for parent in [start, *start.parents][:_MAX_ROOT_CLIMB]:
-        if any((parent / marker).exists() for marker in _ROOT_MARKERS):
-            return parent
-    return start
+    if start not in _ROOTS:
+        found = next(
+            (parent for parent in [start, *start.parents][:_MAX_ROOT_CLIMB]
+             if any((parent / marker).exists() for marker in _ROOT_MARKERS)),
+            start,
+        )
+        _ROOTS[start] = found
+    return _ROOTS[start]
 
 
 _LISTINGS: dict[tuple[str, int], frozenset[str]] = {}  # directory and its mtime -> the names in it
