@@ -115,3 +115,23 @@ def test_a_cached_result_is_stale_once_an_imported_module_changes(tmp_path: Path
     assert "FL203" not in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
     helper.write_text("def freeze(model):\n    model.requires_grad_(False)\n")
     assert "FL203" in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+
+
+def test_a_script_inside_a_package_follows_its_relative_imports(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    package = tmp_path / "app"
+    (package / "tools").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "tools" / "__init__.py").write_text("from .freezing import freeze_all as freeze\n")
+    (package / "tools" / "freezing.py").write_text(
+        "def freeze_all(model):\n    for p in model.parameters():\n        p.requires_grad = False\n"
+    )
+    entry = package / "train.py"
+    entry.write_text(
+        "import torch\nfrom torchvision import models\nfrom . import tools\n"
+        "model = models.resnet18(weights='DEFAULT')\ntools.freeze(model)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
+    )
+    found = lint_source(entry.read_text(), path=str(entry), select=["FL203"])
+    assert [(d.start.row, d.code) for d in found] == [(6, "FL203")]
+    assert "app/tools/freezing.py:3" in found[0].message
