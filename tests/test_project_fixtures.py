@@ -6,6 +6,7 @@ and the result cache noticing a changed helper module."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from featlint.analysis.project import MAX_MODULES, Project
 from featlint.reading.project import project_root, split_target
 from featlint.rules import ALL_RULES
 from featlint.running.cache import Cache
+from featlint.running.engine import check_file
 from featlint.running.parallel import Task, lint_files
 from featlint.startup.deferred import cst
 from tests.conftest import REPO
@@ -135,3 +137,22 @@ def test_a_script_inside_a_package_follows_its_relative_imports(tmp_path: Path) 
     found = lint_source(entry.read_text(), path=str(entry), select=["FL203"])
     assert [(d.start.row, d.code) for d in found] == [(6, "FL203")]
     assert "app/tools/freezing.py:3" in found[0].message
+
+
+def test_a_notebook_follows_the_modules_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "helpers.py").write_text("def freeze(model):\n    model.requires_grad_(False)\n")
+    cells = [
+        "import torch\nfrom torchvision import models\nfrom helpers import freeze",
+        "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\nopt = torch.optim.SGD(model.parameters(), lr=1e-3)",
+    ]
+    notebook = tmp_path / "explore.ipynb"
+    notebook.write_text(json.dumps({
+        "cells": [
+            {"cell_type": "code", "execution_count": n, "metadata": {}, "outputs": [], "source": source}
+            for n, source in enumerate(cells, start=1)
+        ],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5,
+    }))
+    found = check_file(notebook, "explore.ipynb", [rule() for rule in ALL_RULES]).diagnostics
+    assert [(d.cell, d.start.row, d.code) for d in found if d.code == "FL203"] == [(2, 3, "FL203")]
+    assert "helpers.py:2" in next(d.message for d in found if d.code == "FL203")

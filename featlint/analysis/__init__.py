@@ -81,7 +81,7 @@ class FileAnalysis:
 
 
 def _project(path: Path | str | None) -> Project | None:
-    if path is None or not str(path).endswith(".py"):
+    if path is None or not str(path).endswith((".py", ".ipynb")):
         return None
     from featlint.analysis.project import Project  # here: most files never need the project's modules
 

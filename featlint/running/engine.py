@@ -77,14 +77,15 @@ def check_text(
     """`prefilter=False` parses every file, even one no rule can report on (the prefilter's tests compare).
     A notebook's `text` is its JSON: its code cells are linted as one program and findings name their cell.
     `location`: the file on disk, whose project's modules the analysis reads (default: `path`, if a file)."""
+    location = location or Path(path)
     if is_notebook(path):
-        return _check_notebook(text, path, rules, prefilter)
+        return _check_notebook(text, path, rules, prefilter, location)
     result = FileResult(path, source=text)
-    _check_program(text, path, rules, prefilter, result, None, location or Path(path))
+    _check_program(text, path, rules, prefilter, result, None, location)
     return result
 
 
-def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool) -> FileResult:
+def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool, location: Path) -> FileResult:
     result = FileResult(path, source=text)
     try:
         notebook = read_notebook(text)
@@ -96,7 +97,7 @@ def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool
     broken: list[Diagnostic] = []
     for attempt in range(MAX_BROKEN_CELLS + 1):
         checked = FileResult(path)
-        _check_program(notebook.program, path, rules, prefilter, checked, notebook)
+        _check_program(notebook.program, path, rules, prefilter, checked, notebook, location)
         found = [into_cells(d, notebook) for d in checked.diagnostics]
         unreadable = next((d for d in found if d.code == UnreadableFile.code and d.cell is not None), None)
         if unreadable is None or attempt == MAX_BROKEN_CELLS:
@@ -107,6 +108,7 @@ def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool
         ))
         notebook = notebook.without(unreadable.cell)  # type: ignore[arg-type]
     result.diagnostics = sorted([*broken, *found], key=lambda d: d.sort_key)
+    result.depends.update(checked.depends)
     result.errors.extend(checked.errors)
     result.warnings.extend(checked.warnings)
     return result
@@ -163,7 +165,7 @@ def _run_rules(
     """Every rule's findings. A crashing rule is an internal error and the other rules still run; a shared part
     of the analysis that fails is one internal error for the file, naming every rule that could not read it."""
     try:
-        analysis = FileAnalysis(module, location if notebook is None else None)
+        analysis = FileAnalysis(module, location)
         context = FileContext(path, text, module, analysis, notebook)
     except RecursionError:
         raise
