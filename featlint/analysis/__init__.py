@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from featlint.analysis.failure import AnalysisFailed
@@ -14,10 +14,10 @@ from featlint.analysis.values import ValueAnalyzer
 from featlint.startup.deferred import cst
 
 if TYPE_CHECKING:
-    from featlint.analysis.project import Project
     from featlint.analysis.architectures import Architectures
     from featlint.analysis.hubs import Hubs
     from featlint.analysis.inputs import Inputs
+    from featlint.analysis.project import Project
     from featlint.analysis.story import Story
 
 T = TypeVar("T")

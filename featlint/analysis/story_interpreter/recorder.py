@@ -5,6 +5,7 @@ order the program runs them. Every part of the interpreter (statements, expressi
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from featlint.analysis.names import NameResolver
 from featlint.analysis.project import Project, Unit
@@ -51,8 +52,8 @@ class Recorder:
         self.module_frame = Frame(facts.module_scope, {})
         self.root_frame = self.module_frame
         self._root = (module, facts, names, values)
-        self._unit_frames: dict[object, Frame] = {}  # each other module's own module-level names (unknown values)
-        self._resumes_read: set[object] = set()  # modules whose checkpoint resumes joined `_resumed`
+        self._unit_frames: dict[Path, Frame] = {}  # each other module's own module-level names (unknown values)
+        self._resumes_read: set[Path] = set()  # modules whose checkpoint resumes joined `_resumed`
         # Names found under a node by a walk of its subtree, per (purpose, node): libcst's `children` is slow.
         self._walked: dict[tuple[str, int], set[str]] = {}
 
@@ -89,7 +90,6 @@ class Recorder:
         if len(self.events) >= MAX_EVENTS:
             self._budget = 0  # stop here; run() drops the story
         return event
-
 
     def _mark_foreign(self, node: cst.CSTNode) -> None:
         """A node of another module is reported, should a rule report it, at the linted file's call."""
