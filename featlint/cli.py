@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -19,6 +19,7 @@ from featlint.version import __version__
 from featlint.lsp import DEFAULT_DEBOUNCE_MS
 
 if TYPE_CHECKING:
+    from featlint.runtime.command import RunOptions
     from featlint.running.results import InternalError
     from featlint.fixes import FixRun
 
@@ -45,13 +46,48 @@ def cli() -> None:
     """featlint: find the mistakes made when reusing a pretrained PyTorch model."""
 
 
+class _ScriptArguments(click.Command):
+    """`featlint check --runtime train.py -- --epochs 5`: what follows `--` goes to the script, not to PATHS."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--runtime" in args and "--" in args:
+            split = args.index("--")
+            args, ctx.meta["script_args"] = args[:split], tuple(args[split + 1:])
+        return super().parse_args(ctx, args)
+
+
+def _runtime_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of a run, shared by `featlint run` and `featlint check --runtime`."""
+    options = [
+        click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
+                     help="Optimizer steps to watch before the script is stopped."),
+        click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
+                     help="Seconds before the script is stopped and what it built is reported."),
+        click.option("--device", type=click.Choice(("cpu", "cuda", "meta")), default="cpu", show_default=True,
+                     help="cpu/cuda: real values; meta: builds any model instantly, compares no values."),
+        click.option("--fake-data", is_flag=True,
+                     help="Replace torchvision datasets that cannot be loaded by random images."),
+        click.option("--python", "python", metavar="PATH",
+                     help="The interpreter that runs the script.  [default: $VIRTUAL_ENV's, else featlint's own]"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run_options(steps: int, timeout: float, device: str, fake_data: bool, python: str | None) -> RunOptions:
+    from featlint.runtime.command import RunOptions
+
+    return RunOptions(steps=steps, timeout=timeout, device=device, fake_data=fake_data, python=python)
+
+
 def _codes(values: Sequence[str]) -> tuple[str, ...]:
     from featlint.config import split_codes
 
     return split_codes(values)
 
 
-@cli.command()
+@cli.command(cls=_ScriptArguments)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True,
               envvar="FEATLINT_OUTPUT_FORMAT", help="How findings are printed.")
@@ -73,7 +109,9 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, apply the unsafe fixes too.")
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff and write nothing (exit 1 if any).")
 @click.option("--runtime", is_flag=True,
-              help="Also run each script named (as `featlint run` does) and mark the findings it confirms.")
+              help="Also run each script named (as `featlint run` does, with the script's arguments after `--`) "
+                   "and mark the findings it confirms.")
+@_runtime_options
 @click.option("--jobs", "-j", type=click.IntRange(min=1), metavar="N",
               help="Lint in N processes at once.  [default: the number of CPUs]")
 @click.option("--no-cache", is_flag=True,
@@ -96,6 +134,11 @@ def check(
     unsafe_fixes: bool,
     diff: bool,
     runtime: bool,
+    steps: int,
+    timeout: float,
+    device: str,
+    fake_data: bool,
+    python: str | None,
     jobs: int | None,
     no_cache: bool,
 ) -> None:
@@ -122,6 +165,11 @@ def check(
             raise ConfigError(f"{config_file}: no such configuration file")
         resolver = SettingsResolver(overrides, config_file)
         stdin = _reads_stdin(paths, stdin_filename, runtime)
+        scripts = None
+        if runtime:
+            from featlint.runtime.command import scripts_to_run
+
+            scripts = scripts_to_run(paths, click.get_current_context().meta.get("script_args", ()))
         if stdin is not None:
             result = run_stdin(stdin, stdin_filename, resolver, force_exclude=force_exclude)
         else:
@@ -151,10 +199,13 @@ def check(
         result, fixed, uncovered = fixing.result, fixing.fixed, fixing.uncovered
     diagnostics = result.diagnostics
     sources = {f.path: f.source for f in result.files if f.diagnostics and f.source is not None}
-    if runtime:
-        from featlint.runtime.command import RunOptions, with_runtime
+    judged = True
+    if scripts is not None:
+        from featlint.runtime.command import with_runtime
 
-        diagnostics, sources = with_runtime(diagnostics, paths, sources, RunOptions.defaults())
+        diagnostics, sources, judged = with_runtime(
+            diagnostics, scripts, click.get_current_context().meta.get("script_args", ()), sources,
+            _run_options(steps, timeout, device, fake_data, python), resolver)
     if statistics:
         if diagnostics:
             click.echo(statistics_table(diagnostics), err=report_to_stderr)
@@ -173,7 +224,7 @@ def check(
         summary = summary_line(diagnostics, files, fixable, fixed=fixed, hidden_fixes=hidden, uncovered=uncovered,
                                internal_errors=len(result.errors))
         click.echo(summary, err=report_to_stderr)
-    if result.errors:
+    if result.errors or not judged:
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_FINDINGS if diagnostics and not exit_zero else EXIT_CLEAN)
 
@@ -188,29 +239,36 @@ def _config_error(error: Exception) -> NoReturn:
 @cli.command(context_settings={"allow_interspersed_args": False})
 @click.argument("script", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Optimizer steps to watch before the script is stopped.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=300, show_default=True,
-              help="Seconds before the script is stopped and what it built is reported.")
-@click.option("--device", type=click.Choice(("cpu", "cuda", "meta")), default="cpu", show_default=True,
-              help="cpu/cuda: real values; meta: builds any model instantly, compares no values.")
-@click.option("--fake-data", is_flag=True, help="Replace torchvision datasets that cannot be loaded by random images.")
+@_runtime_options
+@click.option("--select", multiple=True, metavar="CODES",
+              help="Rules to report: codes, prefixes (FL7) or ALL; replaces the configured selection.")
+@click.option("--extend-select", multiple=True, metavar="CODES", help="Rules to report on top of the selection.")
+@click.option("--ignore", multiple=True, metavar="CODES", help="Rules not to report.")
 @click.option("--output-format", type=click.Choice(OUTPUT_FORMATS), default="concise", show_default=True,
               envvar="FEATLINT_OUTPUT_FORMAT", help="How findings are printed.")
 @click.option("--show-params", is_flag=True, help="Print one line per parameter below the per-module table.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when there are findings.")
 def run(
     script: Path, script_args: tuple[str, ...], steps: int, timeout: float, device: str, fake_data: bool,
+    python: str | None, select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...],
     output_format: str, show_params: bool, exit_zero: bool,
 ) -> None:
     """Run SCRIPT (with SCRIPT_ARGS after `--`) in a child process and report what its first optimizer
-    steps really train (needs `pip install "featlint[runtime]"`)."""
-    from featlint.runtime.command import RunOptions, run_command
+    steps really train (needs torch where the script runs: see --python). Findings follow the selection,
+    per-file-ignores and `# noqa` comments of the files they point at, as `featlint check` does."""
+    from featlint.config import ConfigError, Overrides, SettingsResolver
+    from featlint.runtime.command import run_command
 
-    options = RunOptions(steps=steps, timeout=timeout, device=device, fake_data=fake_data)
     if script_args[:1] == ("--",):  # options stop at SCRIPT, so click keeps the separator
         script_args = script_args[1:]
-    sys.exit(run_command(script, script_args, options, output_format, show_params, exit_zero))
+    try:
+        resolver = SettingsResolver(Overrides(select=_codes(select) if select else None,
+                                              extend_select=_codes(extend_select), ignore=_codes(ignore)))
+        resolver.for_file(script.absolute())  # a configuration error stops the run before the script starts
+    except ConfigError as error:
+        _config_error(error)
+    options = _run_options(steps, timeout, device, fake_data, python)
+    sys.exit(run_command(script, script_args, options, resolver, output_format, show_params, exit_zero))
 
 
 def _reads_stdin(paths: tuple[Path, ...], stdin_filename: Path | None, runtime: bool) -> bytes | None:

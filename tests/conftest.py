@@ -36,3 +36,13 @@ def run_featlint(args: Sequence[str], cwd: Path | None = None, stdin: str | None
 @pytest.fixture
 def featlint():
     return run_featlint
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.slow` tests run only with FEATLINT_SLOW_TESTS=1 (see pyproject.toml)."""
+    if os.environ.get("FEATLINT_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set FEATLINT_SLOW_TESTS=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -215,3 +215,31 @@ def test_run_with_a_cache_equals_run_without(project: Path, tmp_path_factory: py
         assert _outcome(cached.files) == _outcome(plain.files)
         assert cached.warnings == plain.warnings and cached.diagnostics == plain.diagnostics
 
+
+
+def test_the_code_fingerprint_covers_every_module_and_the_data(tmp_path: Path) -> None:
+    """A change to a rule or to the torchvision knowledge must miss the cache: the fingerprint walks the whole
+    package, not only the folder of cache.py (it did, after the move to featlint/running/)."""
+    import shutil
+
+    import featlint
+
+    package = Path(featlint.__file__).parent
+    copy = tmp_path / "featlint"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from featlint.running.cache import code_fingerprint; "
+        "print(code_fingerprint())"
+    )
+
+    def fingerprint() -> str:
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    before = fingerprint()
+    rule = copy / "rules" / "fl101_requires_grad_typo.py"
+    rule.write_text(rule.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    after_rule = fingerprint()
+    data = copy / "data" / "torchvision.json"
+    data.write_bytes(data.read_bytes() + b" ")
+    assert len({before, after_rule, fingerprint()}) == 3

@@ -13,12 +13,14 @@ from .conftest import SHARED
 SEVERITY = {"E": "error", "W": "warning", "I": "info"}
 
 
-def _catalogue() -> dict[str, tuple[str, str, str]]:
+def _catalogue() -> dict[str, tuple[str, str, str | None]]:
+    """code -> (name, severity, default); the default is None where the catalogue's table has no default column
+    (the runtime-only FL7 table): the catalogue then leaves it to the rule, whose docs must say why."""
     rows = {}
     for line in (SHARED / "rules.md").read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 4 and re.fullmatch(r"FL\d{3}", cells[0]):
-            default = cells[3] if len(cells) >= 5 and cells[3] in ("on", "off (opt-in)") else "on"
+            default = cells[3] if cells[3] in ("on", "off (opt-in)") else None
             rows[cells[0]] = (cells[1], SEVERITY[cells[2]], default)
     return rows
 
@@ -34,7 +36,7 @@ def test_every_rule_matches_the_catalogue() -> None:
         f"the catalogue {catalogue.get(rule.code)}"
         for rule in ALL_RULES
         if catalogue.get(rule.code) is None
-        or (rule.name, rule.severity.value, rule.default_enabled)
-        != (catalogue[rule.code][0], catalogue[rule.code][1], catalogue[rule.code][2] == "on")
+        or (rule.name, rule.severity.value) != catalogue[rule.code][:2]
+        or (catalogue[rule.code][2] is not None and rule.default_enabled != (catalogue[rule.code][2] == "on"))
     ]
     assert differing == []

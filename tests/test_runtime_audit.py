@@ -168,3 +168,65 @@ def test_audit_on_cuda_finds_the_unused_head() -> None:
     report = audit(model, torch.optim.SGD(model.parameters(), lr=0.01), device="cuda")
     assert "FL701" in _codes(report)
     assert next(model.parameters()).device.type == "cpu"  # the user's model did not move
+
+
+class _TextClassifier(nn.Module):
+    """Token ids -> embedding -> LSTM -> class scores: it takes integers, not images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(100, 8)
+        self.lstm = nn.LSTM(8, 8, batch_first=True)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, ids):
+        output, _ = self.lstm(self.embedding(ids))
+        return self.head(output[:, -1])
+
+
+class _Opaque(nn.Module):
+    """Starts with a layer norm: nothing tells what it takes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(6)
+        self.scale = nn.Parameter(torch.ones(6))
+
+    def forward(self, x):
+        return self.norm(x) * self.scale
+
+
+def test_an_embedding_model_gets_token_ids_and_is_not_blamed_for_audits_own_guess() -> None:
+    model = _TextClassifier()
+    report = audit(model, torch.optim.Adam(model.parameters()))
+    assert report.findings == [] and all(row.got_grad for row in report.rows)
+
+
+def test_audit_asks_for_an_example_input_instead_of_reporting_the_model_broken() -> None:
+    from featlint.runtime import NeedsExampleInput
+
+    model = _Opaque()
+    with pytest.raises(NeedsExampleInput, match="cannot tell what _Opaque takes.*pass example_input="):
+        audit(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert not audit(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.randn(2, 6)).findings
+    linear_first = nn.Sequential(nn.Linear(6, 4), nn.Unflatten(1, (1, 4)), nn.Conv1d(2, 2, 1))  # the guess fails
+    with pytest.raises(NeedsExampleInput, match=r"did not take the input audit made for it \(2x6 float32\)"):
+        audit(linear_first)
+
+
+def test_a_timm_model_gets_its_own_input_size() -> None:
+    timm = pytest.importorskip("timm")
+    model = timm.create_model("resnet10t", pretrained=False, num_classes=3)
+    from featlint.runtime.inputs import example_input
+
+    assert tuple(example_input(model).shape) == (2, *model.pretrained_cfg["input_size"])
+    assert not audit(model, torch.optim.SGD(model.parameters(), lr=0.1), device="meta").errors
+
+
+def test_a_hugging_face_model_gets_inputs_from_its_config() -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=16, num_labels=2)
+    model = transformers.BertForSequenceClassification(config)
+    report = audit(model, torch.optim.AdamW(model.parameters()))
+    assert not report.errors, report.errors

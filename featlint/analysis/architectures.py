@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from featlint.analysis import torchvision as tv
 from featlint.analysis.calls import (
+    TIMM_CREATE,
     argument,
     bool_literal,
     is_none,
@@ -204,6 +205,32 @@ class Architectures:
                 return None
             found |= origins
         return frozenset(found)
+
+    def is_timm_model(self, expr: cst.BaseExpression, scope: Scope) -> bool:
+        """`expr` holds a model built by `timm.create_model`: a name or a `self.<attr>` every binding of which
+        is such a call (or a method returning the same model, such as `.to(device)`)."""
+        if isinstance(expr, cst.Call):
+            func = expr.func
+            if isinstance(func, cst.Attribute) and func.attr.value in _SAME_MODULE:
+                return self.is_timm_model(func.value, scope)
+            return self.names.call_name(expr, scope) in TIMM_CREATE
+        bindings: Sequence[Binding] = []
+        if isinstance(expr, cst.Name):
+            bindings = scope.lookup(expr.value)
+        elif isinstance(expr, cst.Attribute) and isinstance(expr.value, cst.Name):
+            owner = scope.self_class(expr.value.value)
+            if owner is not None:
+                bindings = self.facts.class_attributes.get(owner, {}).get(expr.attr.value, [])
+        if not bindings or id(expr) in self._active:
+            return False
+        self._active.add(id(expr))
+        try:
+            return all(
+                b.kind == "assign" and not b.element and b.value is not None and self.is_timm_model(b.value, b.scope)
+                for b in bindings
+            )
+        finally:
+            self._active.discard(id(expr))
 
     # --- places inside a model ---------------------------------------------------------------------------
     def locate(self, expr: cst.BaseExpression, scope: Scope) -> Located | None:
@@ -395,6 +422,9 @@ class Architectures:
             member = tv.default_member(spec.enum) if text == "DEFAULT" else text
             return Weights(spec.enum, member) if member in tv.weights_members(spec.enum) else Weights.UNKNOWN
         name = self.names.qualified_name(expr, origin.scope)
+        if name is not None and name.startswith("torchvision.") and tv.weights_members(name.rsplit(".", 1)[-1]):
+            # The enum class itself (`weights=ResNet18_Weights`): torchvision takes it as `pretrained=True`.
+            return Weights(spec.enum, spec.legacy_value) if spec.legacy_value else Weights.UNKNOWN
         if name is not None and name.count(".") >= 2:
             enum, member = name.split(".")[-2:]
             if member == "DEFAULT":

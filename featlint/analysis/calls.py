@@ -15,6 +15,8 @@ from featlint.analysis.names import DYNAMIC, NameResolver
 from featlint.analysis.scopes import Scope
 from featlint.startup.deferred import cst
 
+# The calls that build a timm model.
+TIMM_CREATE = frozenset({"timm.create_model", "timm.models.create_model"})
 # torch.hub.load("pytorch/vision:v0.10.0", ...) pins a torchvision that predates the weights API.
 _HUB_TAG = re.compile(r"^v?0\.(\d+)(?:\.\d+)?$")
 

@@ -11,17 +11,24 @@ API (built once per file, on first use, as ``FileAnalysis.inputs``):
   * :meth:`Inputs.pipelines`: every `transforms.Compose([...])` with its steps in order;
   * :meth:`Pipeline.final_size`: the transform that fixes the size of the images a pipeline outputs;
   * :meth:`Inputs.models`: every torchvision model built in the file with the weights it loads;
-  * :meth:`Inputs.floats`: a literal sequence of numbers (`mean=(0.485, 0.456, 0.406)`, or a constant).
+  * :meth:`Inputs.floats`: a literal sequence of numbers (`mean=(0.485, 0.456, 0.406)`, or a constant);
+  * :meth:`Inputs.feeds_data`: a pipeline is handed to a data set (`transform=`, a torchvision data set);
+  * :meth:`Inputs.normalises_elsewhere`: the file normalises images some other way than a torchvision
+    `Normalize` (a mean subtracted in a forward or a data set, another library's transform, `weights.transforms()`);
+  * :meth:`Inputs.pretrained_models`: the calls that build a model with pretrained weights, when every model the
+    file builds has them (torchvision classification builders and `timm.create_model(..., pretrained=True)`).
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
+import re
 from collections.abc import Sequence
 
 from featlint.analysis.architectures import Architectures, Origin, Weights
-from featlint.analysis.calls import argument, keyword
+from featlint.analysis.calls import TIMM_CREATE, argument, bool_literal, keyword, model_call, string_literal
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, Scope
 from featlint.startup.deferred import cst
@@ -42,6 +49,31 @@ _SIZE_PRESERVING = frozenset({
 _CROPS = frozenset({"CenterCrop", "RandomCrop", "RandomResizedCrop"})
 # Transforms that output as many channels as they receive.
 _CHANNEL_PRESERVING = (_SIZE_PRESERVING - {"Grayscale"}) | _CROPS | {"Resize", "RandomRotation"}
+# Steps that turn an image into a float tensor: ToTensor divides by 255, ToDtype/ConvertImageDtype may.
+_TO_FLOAT = frozenset({"ToTensor", "ToDtype", "ConvertImageDtype"})
+# Names of calls that normalise images, or build a preprocessing that does (albumentations' and kornia's
+# Normalize, timm's create_transform and data configs, Hugging Face image processors, Keras-style helpers).
+_NORMALISING_CALL = re.compile(
+    r"normali[sz]e|create_transform|data_config|transforms_imagenet|processor|feature_?extractor|preprocess_input",
+    re.IGNORECASE,
+)
+# Names that hold a mean or a std, as normalisation code names them (`IMAGENET_MEAN`, `self.pixel_std`).
+_STATISTIC = re.compile(r"mean|std|avg", re.IGNORECASE)
+# The ImageNet statistics: written anywhere, they are used to normalise somewhere.
+_IMAGENET_STATS = frozenset({0.485, 0.456, 0.406, 0.229, 0.224, 0.225})
+# Tensor methods that subtract or divide (`x.sub_(mean).div_(std)`).
+_IN_PLACE = frozenset({"sub", "sub_", "div", "div_"})
+# Model builders whose preprocessing is the caller's: classification (quantized included). Detection models
+# normalise inside their own forward (GeneralizedRCNNTransform).
+_CALLER_NORMALISES = frozenset({"classification", "quantization"})
+# timm architectures with a pretrained config of mean 0 and std 1 (trained on unnormalised inputs), read from
+# timm's model files: every mobilevit and tresnet, and these (for some of their tags).
+_TIMM_UNNORMALISED_FAMILIES = ("mobilevit", "tresnet")
+_TIMM_UNNORMALISED = frozenset({
+    "fastvit_mci0", "fastvit_mci1", "fastvit_mci2", "mixer_b16_224", "mobilenetv3_large_100", "mobilenetv5_300m",
+    "mobilenetv5_300m_enc", "vit_base_mci_224", "vit_base_patch14_reg1_tipsv2", "vit_base_patch16_224_miil",
+    "vit_giant_patch14_reg1_tipsv2", "vit_large_patch14_reg1_tipsv2", "vit_so400m_patch14_reg1_tipsv2",
+})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +106,16 @@ class Pipeline:
     steps: tuple[Transform | None, ...]
 
     @property
+    def to_float(self) -> bool:
+        """The pipeline outputs float tensors (ToTensor, or a conversion to a float dtype)."""
+        return any(step is not None and step.name in _TO_FLOAT for step in self.steps)
+
+    @property
+    def known(self) -> bool:
+        """Every step is a torchvision transform (no Lambda or class of the user's, which could do anything)."""
+        return all(step is not None and step.name != "Lambda" for step in self.steps)
+
+    @property
     def training(self) -> bool:
         """It augments at random: a training pipeline."""
         return any(step is not None and step.name.startswith("Random") for step in self.steps)
@@ -96,6 +138,7 @@ class Inputs:
         self.facts = facts
         self.names = names
         self.architectures = architectures
+        self._active: set[int] = set()
 
     @functools.cached_property
     def _transforms(self) -> dict[str, list[Transform]]:
@@ -213,3 +256,162 @@ class Inputs:
         """Every torchvision model the file builds, with its weights; None when it also builds a model
         featlint cannot tell (`models.__dict__[arch]()`, timm), which any pipeline might feed."""
         return self._models
+
+    # --- where the images go, and who normalises them ----------------------------------------------------
+    def feeds_data(self, pipeline: Pipeline) -> bool:
+        """The pipeline is handed to a data set: as a `transform=`-like argument of any call, positionally to a
+        torchvision data set or a class of the file, or stored in a `.transform` attribute."""
+        for site in self.facts.calls:
+            callee = self.names.call_name(site.node, site.scope) or ""
+            takes_positional = callee.startswith("torchvision.datasets.") or (
+                isinstance(site.node.func, cst.Name) and site.node.func.value in self.facts.classes
+            )
+            for arg in site.node.args:
+                named = arg.keyword is not None and "transform" in arg.keyword.value.lower()
+                given = named or (arg.keyword is None and takes_positional)
+                if given and self._holds(arg.value, site.scope, pipeline):
+                    return True
+        return any(
+            "transform" in store.target.attr.value.lower() and store.value is not None
+            and self._holds(store.value, store.scope, pipeline)
+            for store in self.facts.attribute_stores if isinstance(store.target, cst.Attribute)
+        )
+
+    def _holds(self, expr: cst.BaseExpression, scope: Scope, pipeline: Pipeline) -> bool:
+        """`expr` may evaluate to the pipeline: the call itself, a name bound to it, a dict or list holding it."""
+        if expr is pipeline.call:
+            return True
+        if id(expr) in self._active:
+            return False
+        self._active.add(id(expr))
+        try:
+            if isinstance(expr, cst.Name):
+                return any(
+                    binding.kind == "assign" and binding.value is not None
+                    and self._holds(binding.value, binding.scope, pipeline)
+                    for binding in scope.lookup(expr.value)
+                )
+            if isinstance(expr, cst.Subscript):
+                return self._holds(expr.value, scope, pipeline)
+            if isinstance(expr, cst.IfExp):
+                return self._holds(expr.body, scope, pipeline) or self._holds(expr.orelse, scope, pipeline)
+            if isinstance(expr, cst.Dict):
+                return any(
+                    isinstance(e, cst.DictElement) and self._holds(e.value, scope, pipeline) for e in expr.elements
+                )
+            if isinstance(expr, (cst.List, cst.Tuple)):
+                return any(
+                isinstance(e, cst.Element) and self._holds(e.value, scope, pipeline) for e in expr.elements
+            )
+            return False
+        finally:
+            self._active.discard(id(expr))
+
+    def normalises_elsewhere(self, source: str) -> bool:
+        """Images may be normalised without a torchvision `Normalize`: a mean subtracted or a std divided by
+        anywhere in the file (a model's forward, a data set's `__getitem__`), another library's normalising
+        transform, `weights.transforms()`, an image processor, or the ImageNet statistics written down.
+        `source` is the file's text: the arithmetic is searched in Python's own tree, which costs a fifth of a
+        walk over libcst's."""
+        for site in self.facts.calls:
+            func = site.node.func
+            short = (func.attr.value if isinstance(func, cst.Attribute)
+                     else func.value if isinstance(func, cst.Name) else "")
+            if _NORMALISING_CALL.search(short):
+                return True
+            if isinstance(func, cst.Attribute) and short == "transforms":
+                return True  # weights.transforms()
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return True  # cannot tell: stay silent
+        return any(_normalises(node) for node in ast.walk(tree))
+
+    @functools.cached_property
+    def _pretrained_models(self) -> tuple[cst.Call, ...] | None:
+        found: list[cst.Call] = []
+        scopes: list[Scope] = []
+        for site in self.facts.calls:
+            pretrained = self._builds_pretrained(site.node, site.scope)
+            if pretrained is False:
+                return None
+            if pretrained:
+                found.append(site.node)
+                scopes.append(site.scope)
+        if not found:
+            return None
+        for classes in self.facts.classes.values():
+            for klass in classes:
+                if self.architectures.values.is_module_class(klass) and not any(
+                    _inside(scope, klass) for scope in scopes
+                ):
+                    return None  # the file's own model, which may be trained from scratch on these images
+        return tuple(found)
+
+    def _builds_pretrained(self, call: cst.Call, scope: Scope) -> bool | None:
+        """True: the call builds a model with pretrained weights; False: it builds a model that may have none,
+        or one featlint cannot tell; None: it builds no model."""
+        built = model_call(self.names, call, scope)
+        if built is not None:
+            if built.builder is None or built.builder.task not in _CALLER_NORMALISES:
+                return False
+            return self.architectures.weights_of(Origin(built.builder, call, scope)).pretrained
+        name = self.names.call_name(call, scope) or ""
+        if name in TIMM_CREATE:
+            flag = keyword(call, "pretrained")
+            model = string_literal(argument(call, 0, "model_name"))
+            if flag is None or bool_literal(flag.value) is not True or model is None:
+                return False  # no weights, or an architecture chosen at run time (it may need no normalisation)
+            source, _, arch = model.rpartition(":")
+            if source and not (source in ("hf-hub", "hf_hub") and arch.startswith("timm/")):
+                return False  # a model of someone else's hub repository or folder: its config is unknown
+            arch = arch.removeprefix("timm/").split(".")[0]
+            return arch not in _TIMM_UNNORMALISED and not arch.startswith(_TIMM_UNNORMALISED_FAMILIES)
+        func = call.func
+        if name == "torch.hub.load" or (isinstance(func, cst.Attribute) and func.attr.value == "from_pretrained"):
+            return False  # a model from elsewhere, with preprocessing of its own
+        return None
+
+    def pretrained_models(self) -> tuple[cst.Call, ...] | None:
+        """The calls that build a model with pretrained weights whose inputs the caller normalises, when every
+        model of the file is one of them: None when the file also builds a model without weights, one with
+        weights featlint cannot tell, a detection model (it normalises itself), a model of another library,
+        or defines an nn.Module of its own that holds none of them."""
+        return self._pretrained_models
+
+
+def _inside(scope: Scope, klass: cst.ClassDef) -> bool:
+    found: Scope | None = scope
+    while found is not None:
+        if found.node is klass:
+            return True
+        found = found.parent
+    return False
+
+
+def _normalises(node: ast.AST) -> bool:
+    """`x - mean`, `x / std`, `x -= self.mean`, `x.sub_(mean)`, a shift by a fractional constant
+    (`(x - 0.5) / 0.5`), a rescale to [-1, 1] (`x * 2 - 1`), or an ImageNet statistic written as a number."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+        if _is_float(node.right) or (isinstance(node.left, ast.BinOp) and isinstance(node.left.op, ast.Mult)):
+            return True
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Sub, ast.Div)):
+        return _mentions_statistic(node.right)
+    if isinstance(node, ast.AugAssign) and isinstance(node.op, (ast.Sub, ast.Div)):
+        return _mentions_statistic(node.value)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _IN_PLACE:
+        return any(_mentions_statistic(arg) for arg in node.args)
+    return _is_float(node) and node.value in _IMAGENET_STATS  # type: ignore[attr-defined]
+
+
+def _is_float(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, float)
+
+
+def _mentions_statistic(expr: ast.AST) -> bool:
+    return any(
+        (isinstance(node, ast.Name) and _STATISTIC.search(node.id) is not None)
+        or (isinstance(node, ast.Attribute) and _STATISTIC.search(node.attr) is not None)
+        or (_is_float(node) and node.value in _IMAGENET_STATS)  # type: ignore[attr-defined]
+        for node in ast.walk(expr)
+    )

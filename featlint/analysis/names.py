@@ -85,6 +85,9 @@ class NameResolver:
                 if tv.builder(f"{module}.{name}") is not None:
                     return f"{module}.{name}"
             return None
+        imported = [binding for binding in bindings if binding.kind == "import"]
+        if imported and all(binding.kind == "import" or _computed_from(binding, name) for binding in bindings):
+            bindings = imported  # `transforms = transforms.Compose([...])`: the module, until the name is reused
         found = {self._binding_name(binding) for binding in bindings}
         if len(found) == 1:
             return found.pop()
@@ -100,3 +103,15 @@ class NameResolver:
 
     def call_name(self, call: cst.Call, scope: Scope) -> str | None:
         return self.qualified_name(call.func, scope)
+
+
+def _computed_from(binding: Binding, name: str) -> bool:
+    """The binding assigns a call made through the name itself (`transforms = transforms.Compose([...])`): the
+    calls written in that statement, and those before it, reach the imported module."""
+    value = binding.value
+    if binding.kind != "assign" or not isinstance(value, cst.Call):
+        return False
+    root = value.func
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    return isinstance(root, cst.Name) and root.value == name and root is not value.func

@@ -4,6 +4,7 @@ from collections.abc import Iterator
 
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
+from featlint.rules._requires_grad import unchanged
 from featlint.rules.base import Rule
 
 _RIGHT = "requires_grad"
@@ -49,8 +50,10 @@ class RequiresGradTypo(Rule):
 
     ## Why is this bad?
     Python does not complain: the assignment creates a new attribute on the parameter or module, and
-    `requires_grad` keeps its old value. Nothing is frozen, so the whole backbone keeps training while you
-    believe it is fixed, and the optimizer updates all of it.
+    `requires_grad` keeps its old value. Written `False` to freeze, nothing is frozen: the whole backbone keeps
+    training while you believe it is fixed, and the optimizer updates all of it. Written `True` to unfreeze
+    layers after a freeze, nothing is unfrozen: those layers stay frozen and never train. An augmented
+    assignment (`|=`) reads the misspelt attribute first and raises `AttributeError`.
 
     ## Example
     ```python
@@ -72,13 +75,13 @@ class RequiresGradTypo(Rule):
 
     ## Fix safety
     The fix renames the attribute. It is safe in the sense that it does what the line was written to do,
-    but it does change training: the parameters are frozen from now on.
+    but it does change training: from now on the parameters are frozen (or unfrozen) as the line says.
     """
 
     code = "FL101"
     name = "requires-grad-typo"
     severity = Severity.ERROR
-    summary = "A misspelled `requires_grad` creates a new attribute and freezes nothing"
+    summary = "A misspelled `requires_grad` creates a new attribute: nothing is frozen or unfrozen"
     fixable = True
     # No fixed substring: a typo can change any letter, so `may_fire` looks for a near-miss identifier.
     requires_tokens = None
@@ -109,8 +112,8 @@ class RequiresGradTypo(Rule):
             yield ctx.report(
                 self,
                 store.target,
-                f"`{attribute.value}` is not `requires_grad`: this creates a new attribute and freezes "
-                f"nothing, so these parameters keep training; write `requires_grad`",
+                f"`{attribute.value}` is not `requires_grad`: {unchanged(ctx, store, 'this sets a new attribute')}; "
+                "write `requires_grad`",
                 fix_message=f"Rename `{attribute.value}` to `requires_grad`",
                 edits=[ctx.replace(attribute, _RIGHT)],
             )

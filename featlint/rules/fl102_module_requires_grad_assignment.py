@@ -4,6 +4,7 @@ from featlint.analysis.values import Kind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules._edits import assignment_to_requires_grad_call
+from featlint.rules._requires_grad import unchanged
 from featlint.rules.base import Rule
 
 
@@ -18,8 +19,9 @@ class ModuleRequiresGradAssignment(Rule):
 
     ## Why is this bad?
     `requires_grad` is a flag of tensors, not of modules. On a module the assignment just adds a plain
-    Python attribute; every parameter inside keeps `requires_grad=True`, so the "frozen" backbone trains
-    with the rest of the model and nothing warns you.
+    Python attribute and every parameter inside keeps the value it had. `= False` meant to freeze: the
+    "frozen" backbone trains with the rest of the model and nothing warns you. `= True` meant to unfreeze
+    layers after a freeze: they stay frozen and never train.
 
     ## Example
     ```python
@@ -41,7 +43,7 @@ class ModuleRequiresGradAssignment(Rule):
     code = "FL102"
     name = "module-requires-grad-assignment"
     severity = Severity.ERROR
-    summary = "`requires_grad` assigned on an nn.Module sets a plain attribute; its parameters still train"
+    summary = "`requires_grad` assigned on an nn.Module sets a plain attribute; its parameters keep their setting"
     fixable = True
     requires_tokens = ("requires_grad",)  # the assigned attribute
     fires = (
@@ -93,12 +95,13 @@ class ModuleRequiresGradAssignment(Rule):
             if values.kind_of(store.target.value, store.scope) is not Kind.MODULE:
                 continue
             receiver = ctx.code(store.target.value)
-            flag = ctx.code(store.value) if store.value is not None else "False"
+            flag = ctx.code(store.value) if store.value is not None else "..."
             yield ctx.report(
                 self,
                 store.target,
-                f"`{receiver}` is an nn.Module: assigning `requires_grad` on it only adds a plain attribute "
-                f"and its parameters keep training; call `{receiver}.requires_grad_({flag})`",
+                f"`{receiver}` is an nn.Module: "
+                f"{unchanged(ctx, store, 'assigning `requires_grad` on it only adds a plain attribute')}; "
+                f"call `{receiver}.requires_grad_({flag})`",
                 fix_message=f"Call `{receiver}.requires_grad_({flag})`",
                 edits=assignment_to_requires_grad_call(ctx, store),
             )

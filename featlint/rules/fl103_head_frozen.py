@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Story, covers, overlaps
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Path, Story, covers, overlaps
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
@@ -18,8 +18,10 @@ class HeadFrozen(Rule):
 
     ## Why is this bad?
     New layers are created trainable; freezing the whole model afterwards freezes the head too, so nothing
-    trains. The step fails with `element 0 of tensors does not require grad and does not have a grad_fn`,
-    or an optimizer filtered on `requires_grad` raises `optimizer got an empty parameter list`.
+    trains (freezing only the new head, or a container of it, leaves that layer at its random weights). When
+    nothing at all requires a gradient, the step fails with `element 0 of tensors does not require grad and
+    does not have a grad_fn`, or an optimizer filtered on `requires_grad` raises `optimizer got an empty
+    parameter list`. A freeze after training is over (nothing trains the model afterwards) is not reported.
 
     ## Example
     ```python
@@ -93,11 +95,30 @@ class HeadFrozen(Rule):
                     continue
                 yield ctx.report(
                     self, freeze.node,
-                    f"this freezes the new `{ctx.code(head.node)}` (replaced on {ctx.where(head.node)}) as well: "
-                    "nothing trains; freeze before replacing the head, or re-enable the head afterwards"
-                    + story.path_note(freeze, head),
+                    self._message(ctx, story, freeze, head, path, head_path) + story.path_note(freeze, head),
                 )
                 break
+
+    @staticmethod
+    def _message(ctx: FileContext, story: Story, freeze: Event, head: Event, path: Path, head_path: Path) -> str:
+        """What was frozen (the head alone, a container of it, the whole model) and whether anything else can
+        still train: "nothing trains" only when the whole model is frozen and nothing is re-enabled later."""
+        new = f"the new `{ctx.code(head.node)}` (replaced on {ctx.where(head.node)})"
+        if path == head_path:
+            return (
+                f"this freezes {new}: its random weights never train; remove this freeze, or freeze only the "
+                "layers before it"
+            )
+        model = freeze.located()[0]  # type: ignore[index]
+        later_unfreeze = any(
+            later.order > freeze.order and later.value is not False for later in story.on(model, [EventKind.FREEZE])
+        )
+        what = "the whole model" if not path else f"`{'.'.join(path)}`"
+        effect = "nothing trains" if not path and not later_unfreeze else "its random weights never train"
+        return (
+            f"this freezes {what}, {new} included: {effect}; freeze before replacing the head, or re-enable the "
+            "head afterwards"
+        )
 
     @staticmethod
     def _re_enabled(story: Story, freeze: Event, head_path: tuple[str, ...]) -> bool:

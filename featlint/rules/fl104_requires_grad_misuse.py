@@ -4,6 +4,7 @@ from featlint.context import FileContext
 from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules._edits import assignment_to_requires_grad_call
+from featlint.rules._requires_grad import unchanged
 from featlint.rules.base import Rule
 
 
@@ -77,7 +78,7 @@ class RequiresGradMisuse(Rule):
             yield ctx.report(
                 self,
                 store.target,
-                f"this assignment replaces the method `requires_grad_` of `{receiver}` and freezes nothing; "
+                f"{unchanged(ctx, store, f'this assignment replaces the method `requires_grad_` of `{receiver}`')}; "
                 f"call `{receiver}.requires_grad_(...)`",
                 fix_message="Call `requires_grad_` instead of assigning to it",
                 edits=assignment_to_requires_grad_call(ctx, store),

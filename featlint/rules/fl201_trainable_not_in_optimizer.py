@@ -136,9 +136,11 @@ class TrainableNotInOptimizer(Rule):
     def _report(self, ctx: FileContext, change: Event, built: Event) -> Diagnostic:
         line = ctx.where(built.node)
         if change.kind is EventKind.HEAD:
-            what = f"`{ctx.code(change.node)}` is replaced after the optimizer on {line} was built"
+            what = (f"`{ctx.code(change.node)}` is replaced after the optimizer on {line} was built: its new "
+                    "parameters get gradients but are never updated")
             fix = "build the optimizer after replacing the layer"
         else:
-            what = f"these parameters are unfrozen after the optimizer on {line} was built without them"
+            what = (f"these parameters are unfrozen after the optimizer on {line} was built without them: they "
+                    "get gradients but are never updated, so they stay as frozen as before")
             fix = "build a new optimizer afterwards or add them with `optimizer.add_param_group`"
-        return ctx.report(self, change.node, f"{what}: its new parameters get gradients but are never updated; {fix}")
+        return ctx.report(self, change.node, f"{what}; {fix}")

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from featlint.analysis.story import STORY_TOKENS, EventKind
+from featlint.analysis.calls import argument
+from featlint.analysis.story import STORY_TOKENS, Event, EventKind, Model, Optimizer, Story
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
+from featlint.startup.deferred import cst
 
 
 class EmptyOptimizer(Rule):
@@ -15,10 +17,13 @@ class EmptyOptimizer(Rule):
     it was built, and no new head was added or re-enabled in between.
 
     ## Why is this bad?
-    Filtered on `requires_grad`, the optimizer gets an empty list and raises
-    `ValueError: optimizer got an empty parameter list`; unfiltered, it holds only frozen tensors and
-    `loss.backward()` fails with `element 0 of tensors does not require grad`, or nothing trains at all.
-    The usual cause is freezing the whole model after replacing its head, or before adding it.
+    Nothing trains, and how it shows depends on the script. Given one list filtered on `requires_grad`, the
+    optimizer gets no tensor and its constructor raises `ValueError: optimizer got an empty parameter list`
+    (param-group dicts with empty lists do not raise). Given the frozen tensors unfiltered, it is built, but
+    when nothing in the model requires a gradient `loss.backward()` raises `element 0 of tensors does not
+    require grad`; when another layer (a new head the optimizer does not receive) does, the script runs and
+    `optimizer.step()` never changes a weight. The usual causes are freezing the whole model after replacing
+    its head, and handing the optimizer the frozen backbone instead of the new head.
 
     ## Example
     ```python
@@ -78,12 +83,83 @@ class EmptyOptimizer(Rule):
                 continue
             nodes = sorted({ctx.line(f.node): f.node for f in freezes if f is not None}.items())
             where = ", ".join(ctx.where(node) for _, node in nodes)
-            consequence = (
-                "`ValueError: optimizer got an empty parameter list`"
-                if all(p.filtered for p in held) else "nothing trains (`element 0 of tensors does not require grad`)"
-            )
+            models = {id(p.located()[0]): p.located()[0] for p in held}.values()
             yield ctx.report(
                 self, built.node,
-                f"every parameter this optimizer receives was frozen ({where}): {consequence}; "
-                "freeze before replacing the head, or re-enable the layers that should train" + story.path_note(built),
+                f"every parameter this optimizer receives was frozen ({where}): "
+                f"{_consequence(story, built, list(models))}; {_advice(ctx, story, built, list(models))}"
+                + story.path_note(built),
             )
+
+
+def _consequence(story: Story, built: Event, models: list[Model]) -> str:
+    """The failure that actually occurs: the constructor's for an empty list of tensors, backward's when nothing
+    in the model requires a gradient, otherwise none at all."""
+    optimizer = built.optimizer
+    assert optimizer is not None
+    if len(optimizer.groups) == 1 and all(p.filtered for p in optimizer.holdings()) and _plain(optimizer):
+        return (
+            "the `requires_grad` filter leaves nothing and the constructor raises `ValueError: optimizer got an "
+            "empty parameter list`"
+        )
+    if all(_frozen_for_good(story, model, built) for model in models):
+        return (
+            "nothing in the model requires a gradient, so `loss.backward()` raises `element 0 of tensors does not "
+            "require grad`"
+        )
+    return "`optimizer.step()` never changes a weight, so nothing trains"
+
+
+def _plain(optimizer: Optimizer) -> bool:
+    """The optimizer's first argument is an iterable of tensors, not param-group dicts (an empty list of dicts
+    does not raise: each group is just empty)."""
+    node = argument(optimizer.node, 0, "params")
+    if isinstance(node, cst.Name):
+        bindings = optimizer.scope.lookup(node.value)
+        return bool(bindings) and all(b.value is not None and not _dicts(b.value) for b in bindings)
+    return node is not None and not _dicts(node)
+
+
+def _dicts(node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Dict):
+        return True
+    return isinstance(node, (cst.List, cst.Tuple)) and any(
+        isinstance(e, cst.Element) and isinstance(e.value, cst.Dict) for e in node.elements
+    )
+
+
+def _frozen_for_good(story: Story, model: Model, built: Event) -> bool:
+    """The whole model is frozen when the optimizer is built, and nothing later adds or re-enables a layer."""
+    if story.frozen_at(model, (), built) is None:
+        return False
+    return not any(
+        later.order > built.order and (
+            later.kind is EventKind.ESCAPE or (later.kind is EventKind.FREEZE and later.value is not False)
+            or (later.kind is EventKind.HEAD and later.has_params)
+        )
+        for later in story.on(model)
+    )
+
+
+def _advice(ctx: FileContext, story: Story, built: Event, models: list[Model]) -> str:
+    """What fits the script: a head replaced and then frozen, a trainable head the optimizer does not get,
+    or no layer left to train at all."""
+    for model in models:
+        for head in story.on(model, [EventKind.HEAD]):
+            if not head.fresh or head.order > built.order:
+                continue
+            located = head.located()
+            assert located is not None
+            if story.frozen_at(model, located[1], built) is not None:
+                return (
+                    f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) is frozen too: freeze the backbone "
+                    f"before replacing it, or call `{ctx.code(head.node)}.requires_grad_(True)` after the freeze"
+                )
+            return (
+                f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) trains but is not given to this "
+                f"optimizer: pass its parameters, or filter the model's on `requires_grad`"
+            )
+    return (
+        "re-enable the layers that should train (`requires_grad_(True)`), or replace the head, before building "
+        "the optimizer"
+    )

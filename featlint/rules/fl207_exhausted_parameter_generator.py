@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from featlint.analysis.calls import argument
 from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
@@ -53,6 +54,8 @@ class ExhaustedParameterGenerator(Rule):
         "n = len(list(params))\nopt = torch.optim.SGD(params, lr=0.1)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nparams = m.fc.parameters()\n"
         "for p in params:\n    p.requires_grad = True\nopt = torch.optim.SGD(params, lr=0.1)\n",
+        "import torch, torchvision\nm = torchvision.models.resnet18()\nhead = m.fc.parameters()\nprint(list(head))\n"
+        "opt = torch.optim.SGD([{'params': m.layer4.parameters()}, {'params': head, 'lr': 0.1}], lr=0.01)\n",
     )
     silent = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nparams = list(m.parameters())\n"
@@ -64,11 +67,18 @@ class ExhaustedParameterGenerator(Rule):
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
-        for event in ctx.analysis.story.of(EventKind.EXHAUSTED):
+        story = ctx.analysis.story
+        for event in story.of(EventKind.EXHAUSTED):
             assert event.related is not None, "an EXHAUSTED event without the line that consumed the generator"
+            whole = any(argument(built.node, 0, "params") is event.node  # type: ignore[arg-type]
+                        for built in story.of(EventKind.OPTIMIZER))
+            effect = (
+                "the optimizer receives an empty iterable and its constructor raises `ValueError: optimizer got an "
+                "empty parameter list`" if whole else
+                "this param group receives nothing, so those parameters are never updated"
+            )
             yield ctx.report(
                 self, event.node,
-                f"this parameter generator was already consumed on {ctx.where(event.related)}: the optimizer "
-                "receives nothing (`optimizer got an empty parameter list`, or a group that trains nothing); "
+                f"this parameter generator was already consumed on {ctx.where(event.related)}: {effect}; "
                 "store a list, e.g. `list(model.parameters())`",
             )

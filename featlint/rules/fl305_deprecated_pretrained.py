@@ -16,8 +16,10 @@ _LEGACY = {"pretrained": "weights", "pretrained_backbone": "weights_backbone"}
 class DeprecatedPretrained(Rule):
     """
     ## What it does
-    Finds the legacy `pretrained=` and `pretrained_backbone=` arguments of torchvision model builders, and a
-    boolean `weights=True`/`weights=False` (also through `torchvision.models.get_model`,
+    Finds the legacy `pretrained=` and `pretrained_backbone=` arguments of torchvision model builders, a
+    boolean `weights=True`/`weights=False`, and `weights=` given the enum class itself
+    (`weights=models.ResNet18_Weights`, not a member such as `.DEFAULT`), which torchvision takes as the
+    legacy `pretrained=True` (also through `torchvision.models.get_model`,
     `models.__dict__[arch]`, `getattr(models, arch)` and `torch.hub.load("pytorch/vision", ...)`).
 
     ## Why is this bad?
@@ -64,6 +66,7 @@ class DeprecatedPretrained(Rule):
         "import torchvision\nm = torchvision.models.detection.fasterrcnn_resnet50_fpn(pretrained_backbone=True)\n",
         "from torchvision import models\nbuild = models.resnet50\nm = build(pretrained=True)\n",
         "import torch\nm = torch.hub.load('pytorch/vision', 'resnet18', pretrained=True)\n",
+        "from torchvision import models\nm = models.resnet18(weights=models.ResNet18_Weights)\n",
     )
     silent = (
         "from torchvision import models\nm = models.resnet50(weights=models.ResNet50_Weights.DEFAULT)\n",
@@ -92,7 +95,7 @@ class DeprecatedPretrained(Rule):
                 if arg.keyword is not None and arg.keyword.value in _LEGACY:
                     yield self._report(ctx, site.node, site.scope, target, arg, _LEGACY[arg.keyword.value])
                 elif arg.keyword is not None and arg.keyword.value in _LEGACY.values():
-                    if bool_literal(arg.value) is not None:
+                    if bool_literal(arg.value) is not None or _enum_class(ctx, arg.value, site.scope):
                         yield self._report(ctx, site.node, site.scope, target, arg, arg.keyword.value)
             first = site.node.args[0] if site.node.args else None
             if first is not None and first.keyword is None and not target.by_string and bool_literal(first.value) is not None:
@@ -104,6 +107,9 @@ class DeprecatedPretrained(Rule):
         old = f"{arg.keyword.value}=" if arg.keyword is not None else "a positional `True`/`False`"
         old = f"`{old}`" if arg.keyword is not None else old
         flag = bool_literal(arg.value)
+        enum_class = _enum_class(ctx, arg.value, scope)
+        if enum_class:
+            flag = True  # torchvision takes anything but a member or None as the legacy `pretrained=<value>`
         weights = self._weights_expression(ctx, call, scope, target, param)
         if flag is False:
             replacement: str | None = "None"
@@ -116,14 +122,23 @@ class DeprecatedPretrained(Rule):
         if replacement is not None and self._still_fails(call, target, param, flag):
             replacement = None
         advice = f"pass `{param}={replacement}`" if replacement else f"pass `{param}=` a weights enum or None"
-        message = (
-            f"{old} is deprecated since torchvision 0.13 and may be removed; {advice}"
-            + (" (the weights `pretrained=True` loads today)" if replacement and flag is not False else "")
-        )
+        if enum_class:
+            message = (
+                f"`{param}={ctx.code(arg.value)}` is the weights enum class, not one of its weights: torchvision takes "
+                f"it as the deprecated `pretrained=True` (a warning since 0.13, and it may stop working) and loads the "
+                f"legacy default weights; {advice}" + (" (the weights it loads today)" if replacement else "")
+            )
+        else:
+            message = (
+                f"{old} is deprecated since torchvision 0.13 and may be removed; {advice}"
+                + (" (the weights `pretrained=True` loads today)" if replacement and flag is not False else "")
+            )
         edits: list[Edit] = []
         if replacement is not None:
             if arg.keyword is not None:
-                edits = [ctx.replace(arg.keyword, param), ctx.replace(arg.value, replacement)]
+                edits = [ctx.replace(arg.value, replacement)]
+                if arg.keyword.value != param:
+                    edits.insert(0, ctx.replace(arg.keyword, param))
             else:
                 edits = [ctx.replace(arg.value, f"{param}={replacement}")]
             if weights is not None and flag is not False:
@@ -173,3 +188,9 @@ class DeprecatedPretrained(Rule):
             return True
         expected = tv.weights_num_categories(spec.enum, spec.legacy_value)
         return expected is not None and int(num_classes.value.evaluated_value) != expected
+
+
+def _enum_class(ctx: FileContext, value: cst.BaseExpression, scope: Scope) -> bool:
+    """`weights=models.ResNet18_Weights`: a torchvision weights enum itself, not one of its members."""
+    name = ctx.analysis.names.qualified_name(value, scope)
+    return name is not None and name.startswith("torchvision.") and bool(tv.weights_members(name.rsplit(".", 1)[-1]))

@@ -7,6 +7,7 @@ from featlint.analysis import FileAnalysis
 from featlint.analysis import torchvision as tv
 from featlint.analysis.architectures import Assignment, NewLayer, covers
 from featlint.analysis.calls import keyword
+from featlint.analysis.datasets import class_count, dataset_name
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
@@ -14,7 +15,14 @@ from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 
 # Names under which scripts declare how many classes they have.
-CLASS_COUNT_NAMES = frozenset({"num_classes", "NUM_CLASSES", "n_classes", "N_CLASSES"})
+CLASS_COUNT_NAMES = frozenset({
+    "num_classes", "NUM_CLASSES", "n_classes", "N_CLASSES", "nb_classes", "NB_CLASSES", "num_class", "NUM_CLASS",
+})
+# Names under which scripts list their classes (`classes = ("plane", "car", ...)`).
+CLASS_LIST_NAMES = frozenset({"classes", "CLASSES", "class_names", "CLASS_NAMES"})
+# Text that shows the targets of a data set being remapped or subset (two classes picked out of CIFAR10):
+# the data set's own class count is then not what the head needs.
+_RELABELLING = (".targets", ".labels", "Subset", "target_transform", "class_to_idx")
 CROSS_ENTROPY = frozenset({"CrossEntropyLoss", "cross_entropy"})
 # Layers after the last Linear/Conv2d of a head that keep the number of outputs.
 _KEEPS_OUTPUTS = frozenset({
@@ -80,10 +88,14 @@ class HeadClassesMismatch(Rule):
     ## What it does
     Compares the output size of a new head put into a torchvision model (`model.fc = nn.Linear(2048, 5)`,
     `model.classifier = nn.Sequential(..., nn.Linear(256, 5))`) with the number of classes the script itself
-    declares: a `num_classes`/`NUM_CLASSES`/`n_classes` constant (a literal, or `len()` of a literal list),
-    or a `num_classes=` argument such as `FakeData(num_classes=10)`. It reports only when every declaration
-    agrees on one number and no new head in the file outputs it; a declaration featlint cannot evaluate
-    (`len(dataset.classes)`, a command-line argument) keeps it silent.
+    declares: a `num_classes`/`NUM_CLASSES`/`n_classes`/`nb_classes` constant (a literal, `len()` of a
+    literal list, or `len(<data set>.classes)` of a torchvision data set), a list of class names
+    (`classes = ("plane", "car", ...)`), a `num_classes=` argument such as `FakeData(num_classes=10)`, or the
+    torchvision data set it trains on (`datasets.CIFAR10`: 10, `CIFAR100`: 100, `MNIST`: 10...). It reports
+    only when every declaration agrees on one number and no new head in the file outputs it; a declaration
+    featlint cannot evaluate (`len(dataset.classes)` of an `ImageFolder`, a command-line argument) keeps it
+    silent, and a data set's own count is not used when the file remaps or subsets its targets
+    (`.targets`, `Subset`, `target_transform`).
 
     It also reports a one-output head trained with `CrossEntropyLoss` / `F.cross_entropy` when the file
     uses no other loss.
@@ -120,7 +132,7 @@ class HeadClassesMismatch(Rule):
     name = "head-classes-mismatch"
     severity = Severity.WARNING
     summary = "The new head's output size differs from the number of classes the script declares"
-    requires_tokens = ("_classes", "_CLASSES", "CrossEntropy", "cross_entropy")
+    requires_tokens = ("classes", "CLASSES", "_class", "_CLASS", "datasets", "CrossEntropy", "cross_entropy")
     fires = (
         "import torch.nn as nn\nfrom torchvision import models\nCLASSES = ['cat', 'dog', 'bird']\n"
         "num_classes = len(CLASSES)\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 2)\n",
@@ -128,8 +140,26 @@ class HeadClassesMismatch(Rule):
         "m = models.vgg16(weights='DEFAULT')\nm.classifier[6] = nn.Sequential(nn.Linear(4096, 256), nn.ReLU(), nn.Linear(256, 10))\n",
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet18(weights='DEFAULT')\n"
         "m.fc = nn.Linear(512, 1)\ncriterion = nn.CrossEntropyLoss()\n",
+        "import torch.nn as nn\nfrom torchvision import models\nclasses = ('plane', 'car', 'bird', 'cat', 'deer')\n"
+        "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 2)\n",
+        "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.CIFAR100('data', train=True)\n"
+        "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 10)\n",
+        "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.MNIST('data')\n"
+        "n_classes = len(train.classes)\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 100)\n",
     )
     silent = (
+        "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.CIFAR10('data')\n"
+        "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, len(train.classes))\n",
+        "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.CIFAR10('data')\n"
+        "keep = [i for i, t in enumerate(train.targets) if t < 2]\nm = models.resnet18(weights='DEFAULT')\n"
+        "m.fc = nn.Linear(512, 2)\n",
+        "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.CIFAR10('data')\n"
+        "extra = datasets.ImageFolder('more')\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 12)\n",
+        "import timm\nimport torch.nn as nn\nfrom torchvision import models\n"
+        "trunk = timm.create_model('resnet50', pretrained=True, num_classes=0)\n"
+        "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 4)\n",
+        "import torch.nn as nn\nfrom torchvision import models\nclasses = sorted(os.listdir('data'))\n"
+        "NUM_CLASSES = 10\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 3)\n",
         "import torch.nn as nn\nfrom torchvision import models\nNUM_CLASSES = 10\nm = models.resnet18(weights='DEFAULT')\n"
         "m.fc = nn.Linear(512, NUM_CLASSES)\n",
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet18(weights='DEFAULT')\n"
@@ -161,7 +191,7 @@ class HeadClassesMismatch(Rule):
                     f"learns; use `nn.BCEWithLogitsLoss()` with one output, or two outputs",
                 )
             return
-        declared = _declared(ctx.analysis)
+        declared = _declared(ctx.analysis, ctx.source)
         if declared is None or any(out is not None and out.out_size == declared.count for _, out in outputs):
             return
         for head, out in outputs:
@@ -181,43 +211,80 @@ class HeadClassesMismatch(Rule):
             )
 
 
-def _declared(analysis: FileAnalysis) -> _Declared | None:
+def _declared(analysis: FileAnalysis, source: str) -> _Declared | None:
     """The number of classes every declaration of the file agrees on; None when any is unknown or they differ."""
     found: list[_Declared] = []
     for scope in analysis.facts.scopes.values():
-        for name in CLASS_COUNT_NAMES & scope.bindings.keys():
+        for name in (CLASS_COUNT_NAMES | CLASS_LIST_NAMES) & scope.bindings.keys():
+            listed = name in CLASS_LIST_NAMES
             for binding in scope.bindings[name]:
                 if binding.kind == "param":
                     continue  # plumbing: the value comes from the caller
-                count = _count(analysis, binding.value, binding.scope) if binding.kind == "assign" and not binding.element else None
+                plain = binding.kind == "assign" and not binding.element
+                count = (_listed(analysis, binding.value, binding.scope) if listed else
+                         _count(analysis, binding.value, binding.scope)) if plain else None
                 if count is None:
                     return None
-                found.append(_Declared(count, binding.node, f"`{name}`", name))
+                label, hint = (f"the {count} names in `{name}`", f"len({name})") if listed else (f"`{name}`", name)
+                found.append(_Declared(count, binding.node, label, hint))
     for site in analysis.facts.calls:
         given = keyword(site.node, "num_classes")
         if given is None:
             continue
         count = _count(analysis, given.value, site.scope)
+        if count == 0:
+            continue  # `timm.create_model(..., num_classes=0)`: no classifier at all, a feature extractor
         if count is None:
             return None
         callee = analysis.names.call_name(site.node, site.scope)
         found.append(_Declared(count, given, f"`num_classes=` of `{(callee or 'a call').rsplit('.', 1)[-1]}`"))
+    if not any(word in source for word in _RELABELLING):
+        found.extend(_datasets(analysis))
     counts = {declared.count for declared in found}
     return found[0] if len(counts) == 1 else None
 
 
+def _datasets(analysis: FileAnalysis) -> list[_Declared]:
+    """The torchvision data sets the file builds, with their class counts; none at all when one of them has
+    classes featlint cannot tell (an ImageFolder): the head may be meant for that one."""
+    found = []
+    for site in analysis.facts.calls:
+        name = dataset_name(analysis.names, site.node, site.scope)
+        if name is None or keyword(site.node, "num_classes") is not None:
+            continue  # not a data set, or FakeData(num_classes=...), a declaration of its own
+        count = class_count(analysis.names, site.node, site.scope)
+        if count is None:
+            return []
+        found.append(_Declared(count, site.node, f"`{name}` has {count} classes"))
+    return found
+
+
 def _count(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
-    """A literal count: an integer (or a constant), or `len()` of a literal list (or a name bound once to one)."""
+    """A literal count: an integer (or a constant), `len()` of a literal list (or a name bound once to one),
+    or `len(<torchvision data set>.classes)`."""
     if expr is None:
         return None
     if isinstance(expr, cst.Call) and analysis.names.call_name(expr, scope) == "builtins.len" and len(expr.args) == 1:
-        value = analysis.inputs.constant(expr.args[0].value, scope)
-        if isinstance(value, (cst.List, cst.Tuple)) and all(isinstance(e, cst.Element) for e in value.elements):
-            return len(value.elements)
-        return None
+        return _listed(analysis, expr.args[0].value, scope)
     if isinstance(expr, cst.Name):
         bindings = scope.lookup(expr.value)
         if len(bindings) == 1 and bindings[0].kind == "assign" and not bindings[0].element:
             return _count(analysis, bindings[0].value, bindings[0].scope)
         return None
     return analysis.architectures.size(expr, scope)
+
+
+def _listed(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
+    """How many classes a sequence names: a literal list or tuple (or a name bound once to one), or the
+    `.classes` (or `.class_to_idx`) of a torchvision data set whose classes are known
+    (`datasets.CIFAR10(...).classes`)."""
+    if expr is None:
+        return None
+    value = analysis.inputs.constant(expr, scope)
+    if isinstance(value, (cst.List, cst.Tuple)) and all(isinstance(e, cst.Element) for e in value.elements):
+        return len(value.elements)
+    if isinstance(value, cst.Attribute) and value.attr.value in ("classes", "class_to_idx"):
+        built = analysis.inputs.constant(value.value, scope)
+        if isinstance(built, cst.Call):
+            return class_count(analysis.names, built, scope)
+    return None

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from featlint.analysis.calls import argument, string_literal
 from featlint.analysis.story import STORY_TOKENS, EventKind, covers
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
+from featlint.startup.deferred import cst
 
 
 class HeadNotOnDevice(Rule):
@@ -74,10 +76,26 @@ class HeadNotOnDevice(Rule):
             before = [m for m in moves if m.order < head.order and m.kind is EventKind.MOVE and not m.located()[1]]  # type: ignore[index]
             after = [m for m in moves if m.order > head.order and covers(m.located()[1], path)]  # type: ignore[index]
             if before and not after:
+                move = before[-1].node
                 yield ctx.report(
                     self, head.node,
-                    f"`{ctx.code(head.node)}` is created after the model was moved on {ctx.where(before[-1].node)}"
-                    " and stays on the CPU: the forward pass fails with `Expected all tensors to be on the same "
+                    f"`{ctx.code(head.node)}` is created after the model was moved on {ctx.where(move)} and stays "
+                    f"on the CPU: {_when(ctx, move)}the forward pass fails with `Expected all tensors to be on the same "
                     "device`; move the model after replacing the layer, or create it with `.to(device)`"
                     + story.path_note(head, before[-1]),
                 )
+
+
+def _when(ctx: FileContext, move: cst.CSTNode) -> str:
+    """Empty when the move is certainly to an accelerator (`.cuda()`, `.to("cuda")`); otherwise the condition
+    under which the forward fails (`device` may be the CPU, where the new layer is fine)."""
+    if isinstance(move, cst.Call) and isinstance(move.func, cst.Attribute):
+        if move.func.attr.value == "cuda":
+            return ""
+        target = argument(move, 0, "device")
+        text = string_literal(target)
+        if text is not None and text.startswith(("cuda", "mps", "xpu")):
+            return ""
+        if target is not None:
+            return f"when `{ctx.code(target)}` is a GPU, "
+    return "on a GPU, "

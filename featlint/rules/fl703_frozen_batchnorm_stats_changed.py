@@ -7,7 +7,12 @@ class FrozenBatchnormStatsChanged(RuntimeRule):
     ## What it does
     Records the running statistics (`running_mean`, `running_var`) of every BatchNorm layer whose parameters
     are all frozen before the forward passes of a training step, and reports those that changed by the
-    time `optimizer.step()` is called.
+    time `optimizer.step()` is called. It points at the user's `train()` call that put them in training mode
+    (or at the training forward when the model was never put in a mode). Off by default, like its static
+    twin FL501: some recipes freeze a backbone's weights and want its statistics to adapt to the new data
+    (the classic "freeze the backbone, train the head" recipe does exactly this), so the finding is a
+    question to ask, not always a mistake; select it with `--extend-select FL703` (or `FL501` for the
+    static check) where the statistics must stay those of pretraining.
 
     ## Why is this bad?
     `requires_grad=False` freezes a BatchNorm layer's weight and bias, not its running statistics: those are
@@ -56,4 +61,5 @@ class FrozenBatchnormStatsChanged(RuntimeRule):
     code = "FL703"
     name = "frozen-batchnorm-stats-changed"
     severity = Severity.WARNING
+    default_enabled = False
     summary = "BatchNorm running statistics changed inside a module whose parameters are all frozen"

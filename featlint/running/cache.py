@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 DIRECTORY_NAME = ".featlint_cache"
 ENVIRONMENT_VARIABLE = "FEATLINT_CACHE_DIR"  # overrides the location, as RUFF_CACHE_DIR does for ruff
 FORMAT = 2  # the layout of an entry; an entry that lacks a field (an older layout) is a miss anyway
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parent.parent  # featlint/: every module and the data, not running/ alone
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# featlint's result cache; see https://bford.info/cachedir/\n"
 
 

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from featlint.runtime.auditor import audit
+    from featlint.runtime.inputs import NeedsExampleInput
     from featlint.runtime.report import ParamRow, Report
 
-__all__ = ["ParamRow", "Report", "audit"]
+__all__ = ["NeedsExampleInput", "ParamRow", "Report", "audit"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +23,10 @@ def __getattr__(name: str) -> Any:
         from featlint.runtime.auditor import audit
 
         return audit
+    if name == "NeedsExampleInput":
+        from featlint.runtime.inputs import NeedsExampleInput
+
+        return NeedsExampleInput
     if name in ("Report", "ParamRow"):
         from featlint.runtime import report
 

@@ -17,7 +17,8 @@ from torch import nn
 
 from featlint.runtime import collect
 from featlint.runtime.findings import Observation, Site, evaluate
-from featlint.runtime.inputs import default_loss, example_input as make_example_input, to_device
+from featlint.runtime.inputs import NeedsExampleInput, default_loss, describe, to_device
+from featlint.runtime.inputs import example_input as make_example_input
 from featlint.runtime.report import Report
 
 Optimizers = torch.optim.Optimizer | Sequence[torch.optim.Optimizer] | None
@@ -35,7 +36,10 @@ def audit(
     parameters are trainable, held by an optimizer (group and lr), got a gradient and changed.
 
     `example_input` is passed to the model as is (a tuple is unpacked, a dict passed as keywords); without
-    it an input is made from the architecture. `loss_fn(output)` must return a scalar; the default is the
+    it an input is made from what the model says about itself (see :mod:`featlint.runtime.inputs`), and where
+    that is not enough, or the model does not take the input made, NeedsExampleInput (a ValueError) asks for
+    one: a failing forward is only reported (FL704) on the caller's own input. `loss_fn(output)` must return a
+    scalar; the default is the
     mean square of every floating-point output. The step runs in the modes the modules are in now (a new
     model is in training mode), so BatchNorm layers behave as they would in the user's training loop.
     On `device="meta"` nothing is allocated: values are not compared, everything else is checked.
@@ -107,7 +111,8 @@ def _step(
     params_before = collect.snapshot(by_name)
     batchnorms = collect.frozen_batchnorm_buffers(models)
     batchnorms_before = collect.snapshot(batchnorms)
-    inputs = to_device(example_input, device) if example_input is not None else make_example_input(model)
+    guessed = example_input is None
+    inputs = make_example_input(model) if guessed else to_device(example_input, device)
     observation = Observation(
         rows=[], optimizers=collect.optimizer_infos(optimizers, list(by_name.values()), [None] * len(optimizers)),
         steps=0, values_compared=values, forward_site=site, step_site=site, fallback=site,
@@ -119,6 +124,12 @@ def _step(
         with stack.watching(model):
             output = _call(model, inputs)
     except Exception as error:  # noqa: BLE001 - a failing forward is the finding FL704, not a crash
+        if guessed:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise NeedsExampleInput(
+                f"{type(model).__name__} did not take the input audit made for it ({describe(inputs)}): "
+                f"{type(error).__name__}: {first}; pass example_input=, a batch as your training loop feeds it"
+            ) from error
         failed_module, failed_inputs = stack.failed or (model, inputs)
         layer = collect.module_paths(model).get(id(failed_module), "")
         observation.forward_error = collect.forward_error(layer, failed_module, failed_inputs, error)
@@ -141,7 +152,7 @@ def _step(
         notes.append("no optimizer given: optimizer membership and changes were not checked")
     observation.rows = collect.rows(named, members, got_grad, changed)
     observation.frozen_changed = [r.name for r in observation.rows if not r.requires_grad and r.changed]
-    return Report(observation.rows, evaluate(observation), collect.module_kinds(models), notes, observation.steps)
+    return Report.of(observation.rows, evaluate(observation), collect.module_kinds(models), notes, observation.steps)
 
 
 def _call(model: nn.Module, inputs: object) -> object:

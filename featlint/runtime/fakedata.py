@@ -48,8 +48,13 @@ def _declared_class_count(is_user: Callable[[str], bool]) -> int | None:
 
 
 def install(notes: list[str], is_user: Callable[[str], bool]) -> None:
-    import torchvision.datasets as datasets
+    """Wrap the data sets when the script imports torchvision's (nothing happens for a script that does not)."""
+    from featlint.runtime.hooks import after_import
 
+    after_import("torchvision.datasets", lambda datasets: _wrap_all(datasets, notes, is_user))
+
+
+def _wrap_all(datasets: Any, notes: list[str], is_user: Callable[[str], bool]) -> None:
     for name, (image_size, classes) in KNOWN.items():
         cls = getattr(datasets, name, None)
         if isinstance(cls, type):
@@ -94,7 +99,12 @@ def _delegating(original: Callable[..., Any], name: str) -> Callable[..., Any]:
     @functools.wraps(original)
     def method(self: Any, *args: Any) -> Any:
         fake = self.__dict__.get("_featlint_fake")
-        return getattr(fake, name)(*args) if fake is not None else original(self, *args)
+        if fake is None:
+            return original(self, *args)
+        # The transforms in force now: timm, for one, builds the data set first and sets them afterwards.
+        fake.transform = getattr(self, "transform", None)
+        fake.target_transform = getattr(self, "target_transform", None)
+        return getattr(fake, name)(*args)
 
     return method
 

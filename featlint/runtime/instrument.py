@@ -13,6 +13,8 @@ After the requested number of steps the post-step hook raises :class:`StopRun`, 
 
 from __future__ import annotations
 
+import itertools
+import linecache
 import os
 import sys
 import sysconfig
@@ -61,10 +63,26 @@ class UserFiles:
                 skip_constructors and frame.f_code.co_name == "__init__"
                 and isinstance(frame.f_locals.get("self"), nn.Module)
             ):
-                return Site(os.path.abspath(frame.f_code.co_filename), frame.f_lineno)
+                return _site(frame)
             frame = frame.f_back
             limit -= 1
         return None
+
+
+def _site(frame: FrameType) -> Site:
+    """The expression the frame is executing (Python 3.11+ records its columns), else its line from the
+    first character that is not indentation."""
+    path = os.path.abspath(frame.f_code.co_filename)
+    row = frame.f_lineno
+    positions = getattr(frame.f_code, "co_positions", None)
+    if positions is not None and frame.f_lasti >= 0:
+        start, end, column, end_column = next(itertools.islice(positions(), frame.f_lasti // 2, None),
+                                              (None, None, None, None))
+        if start == row and end is not None and column is not None and end_column is not None:
+            return Site(path, row, column + 1, end, end_column + 1)
+    text = linecache.getline(frame.f_code.co_filename, row)
+    column = len(text) - len(text.lstrip()) + 1 if text.strip() else 1
+    return Site(path, row, column, row, len(text.rstrip()) + 1 if text.strip() else column + 1)
 
 
 class Tracker:
@@ -81,9 +99,13 @@ class Tracker:
         self.models: dict[int, nn.Module] = {}  # trained models, in the order first called
         self.forward_site: Site | None = None
         self.step_site: Site | None = None
+        self.train_sites: weakref.WeakKeyDictionary[nn.Module, Site] = weakref.WeakKeyDictionary()
+        self.freeze_sites: dict[int, Site] = {}  # id(parameter) -> where the user's code last froze it
+        self.train_site: Site | None = None  # the `train()` in force when frozen BatchNorm statistics moved
         self.steps = 0
-        self.got_grad: set[int] = set()
-        self.changed: set[int] = set()
+        self.got_grad: set[int] = set()  # in any watched step (FL701)
+        self.last_got_grad: set[int] = set()  # in the last watched step (the table)
+        self.last_changed: dict[int, bool] = {}  # in the last step of the optimizer holding it (the table)
         self.frozen_changed: set[int] = set()
         self.changed_batchnorms: set[str] = set()
         self.failures: dict[int, tuple[BaseException, nn.Module, object]] = {}  # innermost layer per error
@@ -98,6 +120,8 @@ class Tracker:
         self._patch_module_setattr()
         self._patch_module_call()
         self._patch_optimizer_init()
+        self._patch_module_train()
+        self._patch_parameter_freeze()
         from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
         register_optimizer_step_pre_hook(self._before)
@@ -169,6 +193,45 @@ class Tracker:
 
         torch.optim.Optimizer.__init__ = __init__  # type: ignore[method-assign]
 
+    def _patch_module_train(self) -> None:
+        original = nn.Module.train
+        tracker = self
+
+        def train(self: nn.Module, mode: bool = True) -> nn.Module:
+            if mode:  # `model.eval()` is `train(False)` called from torch: only the user's own calls count
+                site = tracker.user.site(sys._getframe(1), limit=1)
+                if site is not None:
+                    tracker.train_sites[self] = site
+            return original(self, mode)
+
+        nn.Module.train = train  # type: ignore[method-assign]
+
+    def _patch_parameter_freeze(self) -> None:
+        """Where each parameter was frozen (`p.requires_grad = False`, `requires_grad_(False)`, also through
+        `module.requires_grad_`), so that FL702 and FL203 point back at it too."""
+        flag = getattr(torch._C, "TensorBase", None) or torch._C._TensorBase  # renamed in torch 2.3
+        flag = flag.requires_grad
+        original_method = nn.Parameter.requires_grad_
+        tracker = self
+
+        def freezing(param: nn.Parameter, value: bool) -> None:
+            if not value:
+                site = tracker.user.site(sys._getframe(2), limit=3)
+                if site is not None:
+                    tracker.freeze_sites[id(param)] = site
+
+        def set_flag(param: nn.Parameter, value: bool) -> None:
+            flag.__set__(param, value)
+            freezing(param, value)
+
+        def requires_grad_(param: nn.Parameter, requires_grad: bool = True) -> nn.Parameter:
+            result = original_method(param, requires_grad)
+            freezing(param, requires_grad)
+            return result
+
+        nn.Parameter.requires_grad = property(flag.__get__, set_flag)  # type: ignore[assignment]
+        nn.Parameter.requires_grad_ = requires_grad_  # type: ignore[method-assign]
+
     # --- observation ---------------------------------------------------------------------------------
     def _model_called(self, module: nn.Module) -> None:
         if next(module.parameters(), None) is None:
@@ -185,16 +248,19 @@ class Tracker:
 
     def _before(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self.step_site = self.user.site(sys._getframe(1)) or self.step_site
+        self.last_got_grad = set()
         for _, param in collect.named_parameters(self.named_models()):
             if param.requires_grad and param.grad is not None:
-                self.got_grad.add(id(param))
+                self.last_got_grad.add(id(param))
+        self.got_grad |= self.last_got_grad
         for key, module in self.models.items():
             before = self._batchnorms_before.pop(key, None)
             if before:
                 now = collect.frozen_batchnorm_buffers({"m": module})
-                self.changed_batchnorms.update(
-                    f"{self._label(module)}{name}" for name in collect.changed_layers(collect.differs(before, now))
-                )
+                moved = collect.changed_layers(collect.differs(before, now))
+                if moved and self.train_site is None:
+                    self.train_site = self._train_site(module, moved)
+                self.changed_batchnorms.update(f"{self._label(module)}{name}" for name in moved)
         held = [p for group in optimizer.param_groups for p in group["params"]]
         self._before_step = {id(p): p.detach().clone() for p in held if collect.comparable(p)}
         self._frozen_at_step = {id(p) for p in held if not p.requires_grad}
@@ -203,15 +269,22 @@ class Tracker:
         for group in optimizer.param_groups:
             for param in group["params"]:
                 before = self._before_step.get(id(param))
-                if before is not None and not torch.equal(before, param.detach()):
-                    self.changed.add(id(param))
-                    if id(param) in self._frozen_at_step:
-                        self.frozen_changed.add(id(param))
+                moved = before is not None and not torch.equal(before, param.detach())
+                self.last_changed[id(param)] = moved
+                if moved and id(param) in self._frozen_at_step:
+                    self.frozen_changed.add(id(param))
         self._before_step = {}
         self.steps += 1
         self.on_step()
         if self.steps >= self.max_steps:
             raise StopRun
+
+    def _train_site(self, model: nn.Module, layers: list[str]) -> Site | None:
+        """The user's `train()` on the innermost module holding one of the moved layers (or the model itself)."""
+        found = [(name, site) for name, module in model.named_modules()
+                 if (site := self.train_sites.get(module)) is not None
+                 and any(not name or layer == name or layer.startswith(name + ".") for layer in layers)]
+        return max(found, key=lambda item: item[0].count(".") + bool(item[0]))[1] if found else None
 
     def _label(self, module: nn.Module) -> str:
         names = self.named_models()

@@ -22,14 +22,15 @@ def observe(
     models = _label(list(tracker.models.values()) or _models_in(namespaces), namespaces)
     named = collect.named_parameters(models)
     stepped = tracker.steps > 0
-    got_grad = {id(p): id(p) in tracker.got_grad for _, p in named} if stepped else None
-    changed = {id(p): id(p) in tracker.changed for _, p in named} if stepped and not meta else None
+    got_grad = {id(p): id(p) in tracker.last_got_grad for _, p in named} if stepped else None
+    changed = {id(p): tracker.last_changed.get(id(p), False) for _, p in named} if stepped and not meta else None
     rows = collect.rows(named, collect.membership(tracker.optimizers), got_grad, changed)
     notes = list(notes)
     observation = Observation(
         rows=rows,
         optimizers=collect.optimizer_infos(tracker.optimizers, [p for _, p in named], tracker.optimizer_sites),
         steps=tracker.steps,
+        ever_got_grad=frozenset(name for name, p in named if id(p) in tracker.got_grad),
         values_compared=not meta,
         changed_batchnorms=sorted(tracker.changed_batchnorms),
         frozen_changed=[name for name, p in named if id(p) in tracker.frozen_changed],
@@ -37,6 +38,8 @@ def observe(
         module_sites=_module_sites(tracker, models),
         step_site=tracker.step_site,
         forward_site=tracker.forward_site,
+        train_site=tracker.train_site,
+        freeze_sites={name: site for name, p in named if (site := tracker.freeze_sites.get(id(p))) is not None},
         fallback=Site(script, 1),
     )
     failure = _forward_failure(tracker, error)
@@ -50,7 +53,7 @@ def observe(
             observation.forward_error = collect.forward_error(layer, failed_module, inputs, error)  # type: ignore[arg-type]
     if not models:
         notes.append("no model with parameters was found: the script built none before it stopped")
-    return Report(rows, evaluate(observation), collect.module_kinds(models), notes, tracker.steps)
+    return Report.of(rows, evaluate(observation), collect.module_kinds(models), notes, tracker.steps)
 
 
 def _models_in(namespaces: Sequence[Mapping[str, Any]]) -> list[nn.Module]:

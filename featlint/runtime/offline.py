@@ -1,5 +1,5 @@
 """`featlint run` never touches the network: connections fail at once with a clear message, and
-torchvision weights come from the local torch hub cache or not at all.
+torchvision and timm weights come from the local caches or not at all.
 
 Weights do not matter for what the run checks (trainability, shapes and optimizer membership are the same
 with random values), so a missing file is not an error: the architecture keeps its random initialisation and
@@ -83,22 +83,14 @@ def cached_weights_path(url: str) -> str:
 
 
 def intercept_weights(notes: list[str]) -> None:
-    """torchvision weights load from the hub cache when present; otherwise the model keeps random values."""
+    """Pretrained weights load from the local cache when present; otherwise the model keeps random values.
+    torchvision's and timm's loaders are patched when the script imports them (hooks.py)."""
     import torch.hub
     from torch import nn
-    from torchvision.models._api import WeightsEnum
 
-    original_get_state_dict = WeightsEnum.get_state_dict
+    from featlint.runtime.hooks import after_import
+
     original_load_state_dict = nn.Module.load_state_dict
-
-    def get_state_dict(self: WeightsEnum, *args: Any, **kwargs: Any) -> Any:
-        if os.path.isfile(cached_weights_path(self.url)):
-            return original_get_state_dict(self, *args, **kwargs)
-        note = (f"{type(self).__name__}.{self.name} is not in the local torch hub cache: the model keeps its "
-                "random initialisation (trainability, shapes and optimizer membership do not depend on it)")
-        if note not in notes:
-            notes.append(note)
-        return MissingWeights()
 
     def load_state_dict(self: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
         if isinstance(state_dict, MissingWeights):
@@ -111,6 +103,42 @@ def intercept_weights(notes: list[str]) -> None:
         raise NetworkBlocked(f"featlint run never downloads ({url}); put the file in {torch.hub.get_dir()} "
                              "or load it from a local path")
 
-    WeightsEnum.get_state_dict = get_state_dict  # type: ignore[method-assign]
     nn.Module.load_state_dict = load_state_dict  # type: ignore[method-assign]
     torch.hub.download_url_to_file = never_download  # load_state_dict_from_url looks it up here
+    after_import("torchvision.models._api", lambda module: _torchvision_weights(module, notes))
+    after_import("timm.models._builder", lambda module: _timm_weights(module, notes))
+
+
+def _random_init(notes: list[str], what: str) -> None:
+    note = (f"{what} is not in the local cache: the model keeps its random initialisation (trainability, shapes "
+            "and optimizer membership do not depend on it)")
+    if note not in notes:
+        notes.append(note)
+
+
+def _torchvision_weights(api: Any, notes: list[str]) -> None:
+    original_get_state_dict = api.WeightsEnum.get_state_dict
+
+    def get_state_dict(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.path.isfile(cached_weights_path(self.url)):
+            return original_get_state_dict(self, *args, **kwargs)
+        _random_init(notes, f"{type(self).__name__}.{self.name}")
+        return MissingWeights()
+
+    api.WeightsEnum.get_state_dict = get_state_dict
+
+
+def _timm_weights(builder: Any, notes: list[str]) -> None:
+    """timm's `pretrained=True` downloads from the Hugging Face hub (offline in the child: HF_HUB_OFFLINE)."""
+    original = builder.load_pretrained
+
+    def load_pretrained(model: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(model, *args, **kwargs)
+        except (OSError, RuntimeError, ValueError) as error:  # not cached: offline hub errors, blocked sockets
+            config = getattr(model, "pretrained_cfg", None) or {}
+            name = config.get("hf_hub_id") or config.get("architecture") or type(model).__name__
+            _random_init(notes, f"timm's pretrained weights for {name} ({type(error).__name__})")
+            return None
+
+    builder.load_pretrained = load_pretrained

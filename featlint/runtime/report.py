@@ -14,6 +14,21 @@ from typing import Any
 from featlint.diagnostics import Diagnostic, Location, Severity
 
 
+# What each column of the table (and each field of a parameter row) means. All describe one moment: the end of
+# the run, which is right after the last watched optimizer step when the run was stopped. So a layer frozen
+# at step 3 of 3 reads "frozen", and "changed" says whether its optimizer's last step moved it (it did not);
+# that it moved while frozen in an earlier step is FL702. The module table counts values, as torchinfo does.
+COLUMNS: dict[str, str] = {
+    "params": "values (elements) of the module's parameters",
+    "trainable": "values whose parameter requires grad at the end of the run",
+    "frozen": "values whose parameter does not require grad at the end of the run",
+    "in optimizer": "values whose parameter an optimizer holds at the end of the run (first optimizer and group)",
+    "got grad": "values whose parameter had a gradient at the last watched optimizer step; ? when no step ran",
+    "changed": "values that the last watched step of the optimizer holding them changed; ? when no step ran or "
+               "on the meta device",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class ParamRow:
     """One parameter as the run saw it; `got_grad`/`changed` are None where the run could not tell
@@ -33,6 +48,16 @@ class ParamRow:
     def module(self) -> str:
         """The top-level submodule the parameter belongs to (`layer4`, `fc`), the unit of the summary."""
         return self.name.split(".", 1)[0] if "." in self.name else "(root)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What a finding is about, for `check --runtime` to tell which static finding it confirms: the lines of
+    the user's code involved (where it points, and e.g. where the layer was assigned) and the modules or
+    parameters it names."""
+
+    rows: tuple[tuple[str, int], ...] = ()
+    subjects: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +83,28 @@ class Report:
     module_kinds: dict[str, str] = dataclasses.field(default_factory=dict)  # top-level module -> class name
     notes: list[str] = dataclasses.field(default_factory=list)  # what the reader must know (random weights...)
     steps: int = 0  # optimizer steps observed
+    evidence: list[Evidence] = dataclasses.field(default_factory=list)  # one per finding, in the same order
+
+    @classmethod
+    def of(cls, rows: list[ParamRow], found: Sequence[tuple[Diagnostic, Evidence]], module_kinds: dict[str, str],
+           notes: list[str], steps: int) -> Report:
+        return cls(rows, [d for d, _ in found], module_kinds, notes, steps, [e for _, e in found])
+
+    def evidence_of(self, index: int) -> Evidence:
+        return self.evidence[index] if index < len(self.evidence) else Evidence()
+
+    def keeping(self, keep: Any) -> Report:
+        """A copy with only the findings for which `keep(diagnostic)` is true (selection, `# noqa`)."""
+        kept = [(d, self.evidence_of(i)) for i, d in enumerate(self.findings) if keep(d)]
+        return dataclasses.replace(self, findings=[d for d, _ in kept], evidence=[e for _, e in kept])
+
+    def with_paths(self, display: Any) -> Report:
+        """A copy whose findings and evidence name files as `display(path)` returns them."""
+        return dataclasses.replace(
+            self, findings=[dataclasses.replace(d, path=display(d.path)) for d in self.findings],
+            evidence=[Evidence(tuple((display(p), r) for p, r in e.rows), e.subjects)
+                      for e in (self.evidence_of(i) for i in range(len(self.findings)))],
+        )
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -120,14 +167,19 @@ class Report:
             "modules": [dataclasses.asdict(m) for m in self.modules],
             "parameters": [dataclasses.asdict(r) for r in self.rows],
             "module_kinds": dict(self.module_kinds),
-            "findings": [d.to_json() for d in self.findings],
+            "findings": [
+                {**d.to_json(), "related": [{"filename": p, "row": r} for p, r in e.rows], "subjects": list(e.subjects)}
+                for d, e in zip(self.findings, (self.evidence_of(i) for i in range(len(self.findings))))
+            ],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Report:
         rows = [ParamRow(**{**r, "shape": tuple(r["shape"])}) for r in data["parameters"]]
+        evidence = [Evidence(tuple((r["filename"], r["row"]) for r in d.get("related", ())),
+                             tuple(d.get("subjects", ()))) for d in data["findings"]]
         return cls(rows, [diagnostic_from_json(d) for d in data["findings"]], dict(data["module_kinds"]),
-                   list(data["notes"]), data["steps"])
+                   list(data["notes"]), data["steps"], evidence)
 
 
 def diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:

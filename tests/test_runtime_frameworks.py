@@ -1,0 +1,45 @@
+"""Training frameworks under `featlint run`: their optimizer steps are the steps, as in a hand-written loop.
+Each test is skipped where its framework is not installed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import REPO, run_featlint
+
+pytest.importorskip("torch")
+
+
+def _needs(module: str) -> None:
+    """Skip unless the child of `featlint run` (whose PYTHONPATH is the repository) can import `module`."""
+    pytest.importorskip(module)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if subprocess.run([sys.executable, "-c", f"import {module}"], env=env, capture_output=True).returncode:
+        pytest.skip(f"{module} is importable here only through this session's PYTHONPATH")
+
+
+def _run(script: str) -> dict:
+    done = run_featlint(["run", "--steps", "2", "--output-format", "json", f"fixtures/runtime/{script}"])
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow  # imports transformers in the child
+def test_a_hugging_face_trainer_run_is_watched() -> None:
+    _needs("transformers")
+    data = _run("hf_trainer.py")
+    assert data["status"] == "stopped" and data["steps"] == 2, data["headline"]
+    [finding] = data["findings"]
+    assert finding["code"] == "FL701" and "`head`" in finding["message"] and finding["location"]["row"] == 9
+
+
+def test_a_lightning_fit_is_watched() -> None:
+    _needs("lightning")
+    data = _run("lightning_fit.py")
+    assert data["status"] == "stopped" and data["steps"] == 2, data["headline"]
+    assert {f["code"] for f in data["findings"]} == {"FL201", "FL202", "FL203"}
+    assert all(f["location"]["row"] == 26 for f in data["findings"])  # configure_optimizers' optimizer
