@@ -156,3 +156,17 @@ def test_a_notebook_follows_the_modules_beside_it(tmp_path: Path) -> None:
     found = check_file(notebook, "explore.ipynb", [rule() for rule in ALL_RULES]).diagnostics
     assert [(d.cell, d.start.row, d.code) for d in found if d.code == "FL203"] == [(2, 3, "FL203")]
     assert "helpers.py:2" in next(d.message for d in found if d.code == "FL203")
+
+
+def test_an_unreadable_or_too_deep_module_is_opaque(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "broken.py").write_text("import torch\ndef freeze(model:\n")
+    (tmp_path / "deep.py").write_text("import torch\nX = " + "(" * 5000 + ")" * 5000 + "\ndef freeze(model):\n    pass\n")
+    entry = tmp_path / "train.py"
+    entry.write_text(
+        "import torch\nfrom torchvision import models\nfrom broken import freeze\nfrom deep import freeze as f2\n"
+        "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\nf2(model)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
+    )
+    result = check_file(entry, "train.py", [rule() for rule in ALL_RULES])
+    assert not result.errors and not [d for d in result.diagnostics if d.code == "FL001"]

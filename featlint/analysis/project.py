@@ -17,6 +17,8 @@ from pathlib import Path
 from featlint.analysis.names import NameResolver
 from featlint.analysis.scopes import ModuleFacts, collect
 from featlint.analysis.values import ValueAnalyzer
+from featlint.reading.nesting import check_depth
+from featlint.reading.piecewise import parse_module
 from featlint.reading.project import content_digest, project_root, split_target
 from featlint.reading.source import UnreadableSource, decode_source, read_bytes
 from featlint.startup.deferred import cst
@@ -73,13 +75,15 @@ def _load(path: Path) -> tuple[Unit | None, str | None]:
             data = read_bytes(path)
             digest = content_digest(data)
             relevant = path.name == "__init__.py" or any(word in data for word in _STORY_WORDS)
-            module = cst.parse_module(decode_source(data)) if relevant else None
+            text = decode_source(data)
+            # As the engine parses: nesting too deep for the native parser (it would crash) is refused first.
+            module = parse_module(text, check_depth(text)) if relevant else None
+            if module is not None:
+                facts = collect(module)
+                names = NameResolver(facts)
+                unit = Unit(path, module, facts, names, ValueAnalyzer(facts, names))
         except (UnreadableSource, cst.ParserSyntaxError, RecursionError, ValueError):
-            module = None
-        if module is not None:
-            facts = collect(module)
-            names = NameResolver(facts)
-            unit = Unit(path, module, facts, names, ValueAnalyzer(facts, names))
+            unit = None  # a module featlint cannot read is opaque, like a library: never a problem of the linted file
     _UNITS[key] = (unit, digest)
     while len(_UNITS) > _CACHE_SIZE:
         _UNITS.popitem(last=False)
