@@ -136,7 +136,7 @@ class Project:
     def _open(self, path: Path, level: int) -> Unit | None:
         path = path.resolve()
         if path == self.path:
-            return None  # a cycle back into the linted file: its own functions are interpreted as its own
+            return None  # a cycle back into the linted file (`from train import ...` in a helper): an escape
         if path in self.units:
             return self.units[path][0]
         if len(self.units) + len(self._skipped) >= MAX_MODULES or path in self._skipped:
