@@ -170,3 +170,22 @@ def test_an_unreadable_or_too_deep_module_is_opaque(tmp_path: Path) -> None:
     )
     result = check_file(entry, "train.py", [rule() for rule in ALL_RULES])
     assert not result.errors and not [d for d in result.diagnostics if d.code == "FL001"]
+
+
+def test_a_helper_importing_the_linted_file_back_is_an_escape(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "helpers.py").write_text(
+        "from train import prepare\n\n\ndef freeze(model):\n    model.requires_grad_(False)\n    prepare(model)\n"
+    )
+    entry = tmp_path / "train.py"
+    entry.write_text(
+        "import torch\nfrom torchvision import models\nfrom helpers import freeze\n\n\n"
+        "def prepare(model):\n    model.fc.requires_grad_(True)\n\n\n"
+        "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
+    )
+    analysis = FileAnalysis(cst.parse_module(entry.read_text()), entry)
+    kinds = [event.kind.value for event in analysis.story.events]
+    assert kinds[:3] == ["build", "freeze", "escape"]  # the call back into train.py is not followed
+    result = check_file(entry, "train.py", [rule() for rule in ALL_RULES])
+    assert not result.errors and "FL203" not in [d.code for d in result.diagnostics]
