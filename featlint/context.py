@@ -36,14 +36,26 @@ class FileContext:
         self.notebook = notebook
         self._positions: Positions | None = None
 
-    def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
+    def _located(self) -> Positions:
         # Computed on the first report only: most files report nothing.
         if self._positions is None:
             # Here: Positions subclasses libcst's code generator, so importing it loads libcst.
             from featlint.positions import Positions
 
             self._positions = Positions(self.module)
-        return self._positions.span(node)
+        return self._positions
+
+    def _elsewhere(self, node: cst.CSTNode) -> bool:
+        """`node` belongs to another module of the project, reached through a call (featlint.analysis.project)."""
+        return self.analysis.project is not None and not self._located().holds(node)
+
+    def _span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
+        if self._elsewhere(node):
+            # A node of another module of the project: the finding is the linted file's call into it.
+            anchor = self.analysis.project.anchor(node)  # type: ignore[union-attr]
+            if anchor is not None:
+                node = anchor
+        return self._located().span(node)
 
     def start(self, node: cst.CSTNode) -> Location:
         line, column = self._span(node)[0]
@@ -58,6 +70,9 @@ class FileContext:
 
     def where(self, node: cst.CSTNode) -> str:
         """How a message cites another line: "line 4", or in a notebook "cell 2, line 4"."""
+        elsewhere = self.analysis.project.where(node) if self._elsewhere(node) else None  # type: ignore[union-attr]
+        if elsewhere is not None:
+            return elsewhere  # "models/backbone.py:41"
         row = self.line(node)
         return self.notebook.where(row) if self.notebook is not None else f"line {row}"
 

@@ -77,6 +77,10 @@ class Positions:
         line = bisect.bisect_right(self._line_starts, offset) - 1
         return line + 1, offset - self._line_starts[line]
 
+    def holds(self, node: cst.CSTNode) -> bool:
+        """`node` is part of this module (not of another module of the project)."""
+        return node in self._ranges
+
     def span(self, node: cst.CSTNode) -> tuple[tuple[int, int], tuple[int, int]]:
         start, end = self._ranges[node]
         return self._point(start), self._point(end)

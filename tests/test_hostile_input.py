@@ -13,6 +13,7 @@ import pytest
 
 from featlint import lint_source
 from featlint.running.engine import check_text, _rules
+from featlint.running.cache import FORMAT
 from featlint.reading.nesting import MAX_DEPTH
 from featlint.reading.source import UnreadableSource, read_source
 
@@ -223,7 +224,7 @@ def test_a_damaged_or_foreign_cache_is_ignored_and_repaired(tmp_path: Path) -> N
     (cache / "CACHEDIR.TAG").write_bytes(b"\x00garbage")
     again = subprocess.run(command, cwd=tmp_path, env=env, text=True, capture_output=True)
     assert (again.returncode, again.stdout, again.stderr) == (first.returncode, first.stdout, first.stderr)
-    assert entries[0].read_text(encoding="utf-8").startswith('{"format":1')  # rewritten
+    assert entries[0].read_text(encoding="utf-8").startswith(f"{{\"format\":{FORMAT},")  # rewritten
 
 
 def test_two_runs_at_once_share_the_cache(tmp_path: Path) -> None:

@@ -226,6 +226,25 @@ async def test_saving_the_configuration_relints_open_documents(client: LanguageC
     assert params.uri == uri and [d.code for d in params.diagnostics] == ["FL305"]
 
 
+async def test_saving_an_imported_module_relints_the_scripts_that_read_it(client: LanguageClient, project: Path):
+    helper = project / "helpers.py"
+    helper.write_text("def freeze(model):\n    model.requires_grad_(True)\n")
+    script = (
+        "import torch\nfrom torchvision import models\nfrom helpers import freeze\n"
+        "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
+    )
+    uri = (project / "train.py").as_uri()
+    assert "FL203" not in [d.code for d in await _open(client, project / "train.py", script)]
+    helper.write_text("def freeze(model):\n    model.requires_grad_(False)\n")
+    published = client.wait_for_notification(PUBLISH)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=helper.as_uri())
+    ))
+    params = await published
+    assert params.uri == uri and "FL203" in [d.code for d in params.diagnostics]
+
+
 # A server whose FL101 crashes on every file: the other rules' findings must still arrive.
 CRASHING = ClientServerConfig(
     server_command=[sys.executable, "-c", (

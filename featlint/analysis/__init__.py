@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from featlint.analysis.failure import AnalysisFailed
@@ -16,14 +17,18 @@ if TYPE_CHECKING:
     from featlint.analysis.architectures import Architectures
     from featlint.analysis.hubs import Hubs
     from featlint.analysis.inputs import Inputs
+    from featlint.analysis.project import Project
     from featlint.analysis.story import Story
 
 T = TypeVar("T")
 
 
 class FileAnalysis:
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, path: Path | str | None = None) -> None:
+        """`path`: the linted file on disk, whose project's modules the story follows calls into (None, or a
+        path that is no file: the file alone)."""
         self.module = module
+        self.project = _project(path)
         self.facts: ModuleFacts = collect(module)
         self.names = NameResolver(self.facts)
         self.values = ValueAnalyzer(self.facts, self.names)
@@ -34,7 +39,9 @@ class FileAnalysis:
         """What happens to each model, in order; built on first use (only rules about order ask for it)."""
         from featlint.analysis.interpreter import build_story
 
-        return self._build("the model story", lambda: build_story(self.module, self.facts, self.names, self.values))
+        return self._build(
+            "the model story", lambda: build_story(self.module, self.facts, self.names, self.values, self.project)
+        )
 
     @functools.cached_property
     def architectures(self) -> Architectures:
@@ -71,3 +78,17 @@ class FileAnalysis:
         except Exception as error:
             self._failed[part] = AnalysisFailed(part, error)
             raise self._failed[part] from error
+
+
+def _project(path: Path | str | None) -> Project | None:
+    if path is None or not str(path).endswith((".py", ".ipynb")):
+        return None
+    from featlint.analysis.project import Project  # here: most files never need the project's modules
+
+    located = Path(path)
+    if not located.is_file() or _INSTALLED & set(located.parts):
+        return None  # an installed package is a library's code, not a training project: linted file by file
+    return Project(located)
+
+
+_INSTALLED = frozenset({"site-packages", "dist-packages"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from featlint.analysis import checkpoints
 from featlint.analysis.names import NameResolver
+from featlint.analysis.project import Project
 from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Story
 from featlint.analysis.story_interpreter.assignments import Assignments
@@ -53,5 +54,8 @@ class Interpreter(Statements, Branches, Assignments, Expressions, Methods, Libra
         return any(module.split(".")[0] in _TORCH_ROOTS for module in self.facts.star_imports)
 
 
-def build_story(module: cst.Module, facts: ModuleFacts, names: NameResolver, values: ValueAnalyzer) -> Story:
-    return Interpreter(module, facts, names, values).run()
+def build_story(
+    module: cst.Module, facts: ModuleFacts, names: NameResolver, values: ValueAnalyzer, project: Project | None = None,
+) -> Story:
+    """`project`: the project around the linted file, whose modules calls step into (None: the file alone)."""
+    return Interpreter(module, facts, names, values, project).run()

@@ -294,13 +294,16 @@ class _Collector:
                 self._bind(top, "import", alias, qualified=top, statement=node)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        if node.relative or node.module is None:
+        # A relative import keeps its dots (`from .models import build` is ".models.build"): no library name
+        # starts with one, and the project's own modules are found from them (featlint.analysis.project).
+        dots = "." * len(node.relative)
+        module = dotted_name(node.module) if node.module is not None else ""
+        if module is None or not (dots or module):
             return
-        module = dotted_name(node.module)
-        if module is None:
-            return
+        module = f"{dots}{module}" if module else dots[:-1]
         if isinstance(node.names, cst.ImportStar):
-            self.facts.star_imports.append(module)
+            if module:
+                self.facts.star_imports.append(module)
             return
         for alias in node.names:
             name = dotted_name(alias.name)

@@ -53,6 +53,8 @@ class Linted:
     rules: Sequence[Rule]
     findings: list[Diagnostic]
     diagnostics: list[types.Diagnostic]  # findings[i] as the client sees it
+    # The project's other modules the lint read (absolute paths): saving one of them re-lints this document.
+    depends: frozenset[str] = frozenset()
 
 
 class FeatlintServer(LanguageServer):
@@ -102,7 +104,7 @@ class FeatlintServer(LanguageServer):
         result = self._check(document.uri, source, path, rules)
         lines = Lines(source, document.position_codec)
         diagnostics = [_to_lsp(finding, lines) for finding in result.diagnostics]
-        return Linted(document.version, source, rules, result.diagnostics, diagnostics)
+        return Linted(document.version, source, rules, result.diagnostics, diagnostics, frozenset(result.depends))
 
     def lint_notebook(self, uri: str) -> notebooks.LintedNotebook | None:
         notebook = self.workspace.get_notebook_document(notebook_uri=uri)
@@ -171,6 +173,10 @@ class FeatlintServer(LanguageServer):
         task = self.pending.pop(uri, None)  # a task that is running has already removed itself
         if task is not None:
             task.cancel()
+
+    def importers_of(self, path: str) -> list[str]:
+        """The open scripts whose last lint read the project module at `path` (it was just saved)."""
+        return sorted(uri for uri, linted in self.linted.items() if path in linted.depends and uri in self.python_uris)
 
     def current(self, uri: str) -> Linted:
         """The lint of the document's current text (code actions may arrive before a debounced lint)."""
@@ -324,8 +330,12 @@ def create_server(debounce_ms: int = DEFAULT_DEBOUNCE_MS) -> FeatlintServer:
         if uri.endswith("/pyproject.toml"):  # the configuration changed: every open script may lint differently
             for open_uri in sorted(ls.python_uris | set(ls.notebooks)):
                 ls.publish(open_uri)
-        elif uri in ls.python_uris:
-            ls.publish(uri)
+        else:
+            if uri in ls.python_uris:
+                ls.publish(uri)
+            saved = ls.workspace.get_text_document(uri).path
+            for open_uri in ls.importers_of(str(Path(saved).resolve())) if saved else ():
+                ls.publish(open_uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: FeatlintServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -5,7 +5,9 @@ holds its findings, so it survives checkouts that touch every mtime and also ser
 key is a hash of: the file's bytes, its display path (findings name it), the effective rules of that file
 with their options, featlint's version together with the size and mtime of every module of the installed
 package and the content of its knowledge data (so an edited checkout never reuses a stale result), and the
-versions of Python and libcst (a parser change can change a result).
+versions of Python and libcst (a parser change can change a result). An entry also lists the project's other
+modules the analysis read (a helper module that freezes the model) with a digest of each: when one of them has
+changed since, the entry is stale, a miss.
 
 Entries live in `.featlint_cache/<version>/<k[:2]>/<k>` at the project root, a directory with its own
 `.gitignore`. Each is written to a temporary file and renamed over the entry, so concurrent runs can only
@@ -33,6 +35,7 @@ from featlint.version import __version__
 from featlint.atomic import write_atomically
 from featlint.startup.deferred import cst, package_file
 from featlint.diagnostics import Diagnostic
+from featlint.reading.project import file_digest
 from featlint.running.results import InternalError
 
 if TYPE_CHECKING:
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
 
 DIRECTORY_NAME = ".featlint_cache"
 ENVIRONMENT_VARIABLE = "FEATLINT_CACHE_DIR"  # overrides the location, as RUFF_CACHE_DIR does for ruff
-FORMAT = 1  # the layout of an entry; an entry that lacks a field (an older layout) is a miss anyway
+FORMAT = 2  # the layout of an entry; an entry that lacks a field (an older layout) is a miss anyway
 _PACKAGE = Path(__file__).resolve().parent.parent  # featlint/: every module and the data, not running/ alone
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# featlint's result cache; see https://bford.info/cachedir/\n"
 
@@ -148,6 +151,11 @@ class Entry:
     diagnostics: list[Diagnostic]
     warnings: list[str]
     errors: list[InternalError]
+    # The project's other modules the result was computed from (path -> content digest): changed, it is stale.
+    depends: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def current(self) -> bool:
+        return all(file_digest(Path(path)) == digest for path, digest in self.depends.items())
 
 
 def encode_entry(key: str, entry: Entry) -> str:
@@ -157,6 +165,7 @@ def encode_entry(key: str, entry: Entry) -> str:
         "diagnostics": [_encode(d) for d in entry.diagnostics],
         "warnings": entry.warnings,
         "errors": [_encode(e) for e in entry.errors],
+        "depends": entry.depends,
     }, separators=(",", ":"))
 
 
@@ -169,9 +178,10 @@ def decode_entry(key: str, text: str) -> Entry | None:
         diagnostics = [_decode(Diagnostic, item) for item in _expect(data["diagnostics"], list)]
         warnings = [_expect(item, str) for item in _expect(data["warnings"], list)]
         errors = [_decode(InternalError, item) for item in _expect(data["errors"], list)]
+        depends = {_expect(path, str): _expect(digest, str) for path, digest in _expect(data["depends"], dict).items()}
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
-    return Entry(diagnostics, warnings, errors)
+    return Entry(diagnostics, warnings, errors, depends)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,7 +219,8 @@ class Cache:
             text = self._path(key).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-        return decode_entry(key, text)
+        entry = decode_entry(key, text)
+        return entry if entry is not None and entry.current() else None  # a module it read has changed: stale
 
     def store(self, key: str, entry: Entry) -> None:
         """Best effort: a cache that cannot be written (read-only checkout, full disk) just stays cold."""

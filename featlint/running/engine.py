@@ -71,17 +71,21 @@ def _parse(text: str) -> cst.Module:
         raise UnreadableSource(f"The file cannot be parsed: {error}") from None
 
 
-def check_text(text: str, path: str, rules: Sequence[Rule], *, prefilter: bool = True) -> FileResult:
+def check_text(
+    text: str, path: str, rules: Sequence[Rule], *, prefilter: bool = True, location: Path | None = None
+) -> FileResult:
     """`prefilter=False` parses every file, even one no rule can report on (the prefilter's tests compare).
-    A notebook's `text` is its JSON: its code cells are linted as one program and findings name their cell."""
+    A notebook's `text` is its JSON: its code cells are linted as one program and findings name their cell.
+    `location`: the file on disk, whose project's modules the analysis reads (default: `path`, if a file)."""
+    location = location or Path(path)
     if is_notebook(path):
-        return _check_notebook(text, path, rules, prefilter)
+        return _check_notebook(text, path, rules, prefilter, location)
     result = FileResult(path, source=text)
-    _check_program(text, path, rules, prefilter, result, None)
+    _check_program(text, path, rules, prefilter, result, None, location)
     return result
 
 
-def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool) -> FileResult:
+def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool, location: Path) -> FileResult:
     result = FileResult(path, source=text)
     try:
         notebook = read_notebook(text)
@@ -93,7 +97,7 @@ def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool
     broken: list[Diagnostic] = []
     for attempt in range(MAX_BROKEN_CELLS + 1):
         checked = FileResult(path)
-        _check_program(notebook.program, path, rules, prefilter, checked, notebook)
+        _check_program(notebook.program, path, rules, prefilter, checked, notebook, location)
         found = [into_cells(d, notebook) for d in checked.diagnostics]
         unreadable = next((d for d in found if d.code == UnreadableFile.code and d.cell is not None), None)
         if unreadable is None or attempt == MAX_BROKEN_CELLS:
@@ -104,25 +108,27 @@ def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool
         ))
         notebook = notebook.without(unreadable.cell)  # type: ignore[arg-type]
     result.diagnostics = sorted([*broken, *found], key=lambda d: d.sort_key)
+    result.depends.update(checked.depends)
     result.errors.extend(checked.errors)
     result.warnings.extend(checked.warnings)
     return result
 
 
 def _check_program(
-    text: str, path: str, rules: Sequence[Rule], prefilter: bool, result: FileResult, notebook: Notebook | None
+    text: str, path: str, rules: Sequence[Rule], prefilter: bool, result: FileResult, notebook: Notebook | None,
+    location: Path | None = None,
 ) -> None:
     active = [rule for rule in rules if rule.code != UnreadableFile.code]
     reports_unreadable = len(active) != len(rules)
     if prefilter and not may_fire(text, active) and (not reports_unreadable or python_parses(text)):
         return
     with deep_recursion():
-        _check_parsed(text, path, active, reports_unreadable, result, notebook)
+        _check_parsed(text, path, active, reports_unreadable, result, notebook, location)
 
 
 def _check_parsed(
     text: str, path: str, active: Sequence[Rule], reports_unreadable: bool, result: FileResult,
-    notebook: Notebook | None,
+    notebook: Notebook | None, location: Path | None,
 ) -> None:
     try:
         module = _parse(text)
@@ -133,7 +139,7 @@ def _check_parsed(
     if not active:
         return
     try:
-        found = _run_rules(path, text, module, active, result, notebook)
+        found = _run_rules(path, text, module, active, result, notebook, location)
     except RecursionError:  # nesting the depth check cannot see (implicit string concatenation): FL001, not a crash
         if reports_unreadable:
             result.diagnostics.append(_unreadable(path, too_deeply_nested()))
@@ -153,12 +159,14 @@ def _in_cell(warning: str, notebook: Notebook | None) -> str:
 
 
 def _run_rules(
-    path: str, text: str, module: cst.Module, active: Sequence[Rule], result: FileResult, notebook: Notebook | None
+    path: str, text: str, module: cst.Module, active: Sequence[Rule], result: FileResult, notebook: Notebook | None,
+    location: Path | None,
 ) -> list[Diagnostic]:
     """Every rule's findings. A crashing rule is an internal error and the other rules still run; a shared part
     of the analysis that fails is one internal error for the file, naming every rule that could not read it."""
     try:
-        context = FileContext(path, text, module, FileAnalysis(module), notebook)
+        analysis = FileAnalysis(module, location)
+        context = FileContext(path, text, module, analysis, notebook)
     except RecursionError:
         raise
     except Exception as error:  # noqa: BLE001 - one file must never stop the run
@@ -180,6 +188,8 @@ def _run_rules(
         result.errors.append(
             InternalError(path, None, failure.message, _line(module, failure.node), part=part, rules=tuple(codes))
         )
+    if context.analysis.project is not None:
+        result.depends.update(context.analysis.project.digests())
     if "story" in context.analysis.__dict__:  # built (cached) by a rule that read it
         result.unhandled.extend(
             f"{path}:{_line(module, u.node) or '?'}: {u.message}" for u in context.analysis.story.unhandled
@@ -200,7 +210,7 @@ def _line(module: cst.Module, node: cst.CSTNode | None) -> int | None:
 
 
 def check_file(path: Path, display: str, rules: Sequence[Rule]) -> FileResult:
-    return _check_decoded(lambda: read_source(path), display, rules)
+    return _check_decoded(lambda: read_source(path), display, rules, path)
 
 
 def check_bytes(data: bytes, display: str, rules: Sequence[Rule]) -> FileResult:
@@ -208,7 +218,9 @@ def check_bytes(data: bytes, display: str, rules: Sequence[Rule]) -> FileResult:
     return _check_decoded(lambda: decode_source(data), display, rules)
 
 
-def _check_decoded(decode: Callable[[], str], display: str, rules: Sequence[Rule]) -> FileResult:
+def _check_decoded(
+    decode: Callable[[], str], display: str, rules: Sequence[Rule], location: Path | None = None
+) -> FileResult:
     try:
         text = decode()
     except UnreadableSource as problem:
@@ -216,7 +228,7 @@ def _check_decoded(decode: Callable[[], str], display: str, rules: Sequence[Rule
         if any(rule.code == UnreadableFile.code for rule in rules):
             result.diagnostics.append(_unreadable(display, problem))
         return result
-    return check_text(text, display, rules)
+    return check_text(text, display, rules, location=location)
 
 
 def _rules(select: Iterable[str] | None) -> list[Rule]:

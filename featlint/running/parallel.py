@@ -100,9 +100,9 @@ def lint_file(task: Task, cache: Cache | None = None) -> FileResult:
         text = None
     if text is None:
         return _finished(check_file(task.path, task.display, task.rules))
-    result = check_text(text, task.display, task.rules)
+    result = check_text(text, task.display, task.rules, location=task.path)
     if key is not None:
-        cache.store(key, Entry(result.diagnostics, result.warnings, result.errors))
+        cache.store(key, Entry(result.diagnostics, result.warnings, result.errors, result.depends))
     if len(text) > LARGE_FILE:
         _release_memory()
     return _finished(result)

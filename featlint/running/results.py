@@ -44,3 +44,6 @@ class FileResult:
     # Statements the model story could not follow and treated as unknown (`path:line: Type: message`): no
     # finding is lost to them and nothing is printed, but the audits count them (none is the bar).
     unhandled: list[str] = dataclasses.field(default_factory=list)
+    # The project's other modules the analysis read (path -> content digest): the result holds while they are
+    # unchanged (the cache checks them).
+    depends: dict[str, str] = dataclasses.field(default_factory=dict)

@@ -35,6 +35,9 @@ from featlint.analysis.story_interpreter.values import (
 )
 from featlint.startup.deferred import cst
 
+# Qualified names that are never the project's own modules: no file lookup for them.
+_NOT_PROJECT = ("builtins.", "torch.", "torchvision.", "timm.", "numpy.", "os.", "sys.", "math.", "random.")
+
 
 class Expressions(Recorder):
     def _eval(self, expr: cst.BaseExpression | None, frame: Frame) -> object:
@@ -221,9 +224,29 @@ class Expressions(Recorder):
             if isinstance(callee, (Criterion, Ref)):
                 return Tensor(isinstance(callee, Criterion), frame.no_grad)
         name = self.names.call_name(call, frame.scope)
+        target = self._project_target(name, func, frame)
+        if target is not None:  # a function or class of another module of the project
+            return self._invoke(target, call, args, frame)
         if name is not None:
             return self._named_call(call, name, args, frame)
         self._escape(call, args, frame)
+        return None
+
+    def _project_target(self, name: str | None, func: cst.BaseExpression, frame: Frame) -> FunctionRef | None:
+        """The project's own function or class a call names: through an import, or a name nothing in the file
+        binds that one of its `from module import *` brings in."""
+        if self.project is None:
+            return None
+        if name is not None:
+            candidates = [] if name.startswith(_NOT_PROJECT) else [name]
+        elif isinstance(func, cst.Name) and not frame.scope.lookup(func.value):
+            candidates = [f"{module}.{func.value}" for module in self.facts.star_imports]
+        else:
+            candidates = []
+        for candidate in candidates:
+            target = self.project.target(candidate, self._unit)
+            if target is not None:
+                return FunctionRef(target[1])
         return None
 
     def _args(self, call: cst.Call, frame: Frame) -> list[object]:

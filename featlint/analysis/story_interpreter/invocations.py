@@ -4,7 +4,11 @@ and a function nobody calls is interpreted on its own with unknown models for pa
 
 from __future__ import annotations
 
-from featlint.analysis import calls
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from featlint.analysis import calls, checkpoints
+from featlint.analysis.project import Unit
 from featlint.analysis.scopes import Scope, method_of
 from featlint.analysis.story import EventKind
 from featlint.analysis.story_interpreter.frame import Frame
@@ -41,6 +45,10 @@ class Invocations(Recorder):
 
     def _invoke(self, function: FunctionRef, call: cst.Call, args: list[object], frame: Frame) -> object:
         node = function.node
+        home = self._home(node)
+        if home is not self._unit:
+            with self._inside(home, call):
+                return self._invoke(function, call, args, frame)
         if isinstance(node, cst.ClassDef):
             return self._construct(node, call, args, frame)
         calls_so_far = self._invocations.get(node, 0)
@@ -67,13 +75,50 @@ class Invocations(Recorder):
             self._active.pop()
         results = callee.returned
         if not declares_global(scope):
-            alive = kept([*results, *args, function.bound, *self.module_frame.env.values()])
+            alive = kept([
+                *results, *args, function.bound, *self.module_frame.env.values(), *self.root_frame.env.values(),
+            ])
             for optimizer in self.optimizers[first_optimizer:]:
                 if optimizer.dead_after is None and id(optimizer) not in alive:
                     optimizer.dead_after = len(self.events)
         if len(results) == 1 or (results and all(r is results[0] for r in results)):
             return results[0]
         return None
+
+    def _home(self, node: cst.FunctionDef | cst.ClassDef) -> Unit | None:
+        """The project module a function or class is written in; None for the linted file's own."""
+        if self.project is None or self._unit is None and node in self.facts.scopes:
+            return None
+        if self._unit is not None and node in self._unit.facts.scopes:
+            return self._unit
+        return self.project.home(node)
+
+    @contextmanager
+    def _inside(self, unit: Unit | None, call: cst.Call) -> Iterator[None]:
+        """Interpret code of another module (`unit`; None: back in the linted file) with that module's names,
+        facts and module-level values; what it records continues the same story."""
+        saved = (
+            self.module, self.facts, self.names, self.values, self.module_frame, self._overridden, self._unit,
+            self._anchor,
+        )
+        if unit is None:
+            self.module, self.facts, self.names, self.values = self._root
+            self.module_frame = self.root_frame
+        else:
+            self.module, self.facts, self.names, self.values = unit.module, unit.facts, unit.names, unit.values
+            self.module_frame = self._unit_frames.get(unit.path) or Frame(unit.facts.module_scope, {})
+            self._unit_frames[unit.path] = self.module_frame
+            if unit.path not in self._resumes_read:
+                self._resumes_read.add(unit.path)
+                self._resumed = self._resumed | checkpoints.resumed_loads(unit.facts, unit.names)
+            self._anchor = self._anchor or call
+        self._overridden = None
+        self._unit = unit
+        try:
+            yield
+        finally:
+            (self.module, self.facts, self.names, self.values, self.module_frame, self._overridden, self._unit,
+             self._anchor) = saved
 
     def _construct(self, cls: cst.ClassDef, call: cst.Call, args: list[object], frame: Frame) -> object:
         instance = self._instance(cls, call)

@@ -5,8 +5,10 @@ order the program runs them. Every part of the interpreter (statements, expressi
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from featlint.analysis.names import NameResolver
+from featlint.analysis.project import Project, Unit
 from featlint.analysis.scopes import ModuleFacts
 from featlint.analysis.story import Event, EventKind, Model, Optimizer
 from featlint.analysis.story_interpreter.frame import Frame
@@ -22,11 +24,19 @@ MAX_EVENTS = 2000
 
 
 class Recorder:
-    def __init__(self, module: cst.Module, facts: ModuleFacts, names: NameResolver, values: ValueAnalyzer) -> None:
+    def __init__(
+        self, module: cst.Module, facts: ModuleFacts, names: NameResolver, values: ValueAnalyzer,
+        project: Project | None = None,
+    ) -> None:
+        # The module whose code is being interpreted: the linted file's, or another project module's while a
+        # call into one of its functions runs (see Invocations._inside).
         self.module = module
         self.facts = facts
         self.names = names
         self.values = values
+        self.project = project
+        self._unit: Unit | None = None  # the other project module being interpreted; None: the linted file
+        self._anchor: cst.CSTNode | None = None  # the linted file's call that led into it
         self.events: list[Event] = []
         self.models: list[Model] = []
         self.optimizers: list[Optimizer] = []
@@ -40,6 +50,10 @@ class Recorder:
         self.unhandled: list[Unhandled] = []  # statements given up on (featlint.analysis.unknown)
         self._resumed: frozenset[cst.Call] = frozenset()  # loads of the script's own checkpoint (checkpoints.py)
         self.module_frame = Frame(facts.module_scope, {})
+        self.root_frame = self.module_frame
+        self._root = (module, facts, names, values)
+        self._unit_frames: dict[Path, Frame] = {}  # each other module's own module-level names (unknown values)
+        self._resumes_read: set[Path] = set()  # modules whose checkpoint resumes joined `_resumed`
         # Names found under a node by a walk of its subtree, per (purpose, node): libcst's `children` is slow.
         self._walked: dict[tuple[str, int], set[str]] = {}
 
@@ -52,6 +66,7 @@ class Recorder:
     def _model(self, node: cst.CSTNode, **fields: object) -> Model:
         model = Model(node, **fields)  # type: ignore[arg-type]
         self.models.append(model)
+        self._mark_foreign(node)
         return model
 
     def _event(
@@ -69,11 +84,17 @@ class Recorder:
             **fields,  # type: ignore[arg-type]
         )
         self.events.append(event)
+        self._mark_foreign(node)
         # How many of the enclosing tests it depends on (a freeze in a loop over parameters: those around the loop).
         self.condition_depths[id(event)] = len(frame.tests) if condition_depth is None else condition_depth
         if len(self.events) >= MAX_EVENTS:
             self._budget = 0  # stop here; run() drops the story
         return event
+
+    def _mark_foreign(self, node: cst.CSTNode) -> None:
+        """A node of another module is reported, should a rule report it, at the linted file's call."""
+        if self._unit is not None and self._anchor is not None and self.project is not None:
+            self.project.anchor_to(node, self._anchor, self._unit)
 
 
 def code_mentions(module: cst.Module, node: cst.CSTNode | None, word: str) -> bool:
