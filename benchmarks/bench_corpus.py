@@ -16,7 +16,7 @@ tool); the printed table says which was measured.
 
 Set-up: the peers live in their own environment, because TorchFix pins libcst<1.6 and would downgrade
 featlint's:  python3 -m venv .venv-bench && .venv-bench/bin/pip install ".[bench]"
-Run:     .venv/bin/python benchmarks/bench_corpus.py [--runs 5] [--subset-step K] [--skip-torchfix]
+Run:     .venv/bin/python benchmarks/bench_corpus.py [--runs 5] [--subset-step K] [--skip-torchfix] [--as-project]
 """
 
 from __future__ import annotations
@@ -128,6 +128,12 @@ def _torchfix_turn(run: int, runs: int, wanted: int | None) -> bool:
     return run in {round(index * runs / wanted) for index in range(wanted)}
 
 
+def _all_but_python(directory: str, names: list[str]) -> list[str]:
+    """copytree's filter: keep the folders and the .py files (the corpus), leave the libraries and headers."""
+    return [name for name in names if not name.endswith(".py") and not os.path.isdir(os.path.join(directory, name))
+            or name == "__pycache__"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
@@ -137,15 +143,24 @@ def main() -> None:
     parser.add_argument("--torchfix-runs", type=int, default=None,
                         help="measure TorchFix (18 minutes a run here) in only the first N runs, spread out")
     parser.add_argument("--skip-ruff", action="store_true")
+    parser.add_argument("--as-project", action="store_true",
+                        help="lint a copy of the corpus outside site-packages, where featlint follows imports into "
+                             "the project's own modules (installed packages are library code: never followed)")
     options = parser.parse_args()
 
     roots = corpus_roots()
+    scratch = Path(tempfile.mkdtemp(prefix="featlint-bench-"))
+    if options.as_project:
+        copies = scratch / "project"
+        for root in roots:
+            shutil.copytree(root, copies / root.name, ignore=_all_but_python)
+        (copies / "pyproject.toml").write_text("[project]\nname = 'corpus'\n")
+        roots = [copies / root.name for root in roots]
     files = sorted(path for root in roots for path in root.rglob("*.py"))
     targets = [str(root) for root in roots] if options.subset_step == 1 else [str(p) for p in files[:: options.subset_step]]
     count = len(files[:: options.subset_step])
     lines = sum(p.read_bytes().count(b"\n") for p in files[:: options.subset_step])
     featlint = [sys.executable, "-m", "featlint", "--exit-zero", "--output-format", "concise"]
-    scratch = Path(tempfile.mkdtemp(prefix="featlint-bench-"))
     cache_dir = scratch / "cache"
     env = {**os.environ, "FEATLINT_CACHE_DIR": str(cache_dir)}
 

@@ -9,6 +9,7 @@ import pytest
 from featlint import lint_source
 from featlint.rules import ALL_RULES
 from featlint.rules.base import InputRule, Rule, RuntimeRule
+from featlint.running.engine import check_text
 
 from .notebook_form import notebook
 
@@ -20,9 +21,12 @@ def _cases(attribute: str) -> list[tuple[type[Rule], int, str]]:
 
 
 def _codes(source: str, rule: type[Rule]) -> list[str]:
-    if rule.examples_are_notebooks:
-        return [d.code for d in lint_source(notebook(source), "example.ipynb", select=[rule.code])]
-    return [d.code for d in lint_source(source, select=[rule.code])]
+    """The codes `rule` reports on `source`; an internal error fails the test (lint_source would drop it, and
+    an example that crashes its rule is silent for the wrong reason)."""
+    text, path = (notebook(source), "example.ipynb") if rule.examples_are_notebooks else (source, "example.py")
+    result = check_text(text, path, [rule()])
+    assert result.errors == [], [str(e) for e in result.errors]
+    return [d.code for d in result.diagnostics]
 
 
 @pytest.mark.parametrize(("rule", "index", "source"), _cases("fires"), ids=lambda v: getattr(v, "code", None))

@@ -107,9 +107,11 @@ class HeadNotUsed(Rule):
             name = string_literal(argument(model.call, 0, "model_name"))
             arch = hk.timm_architecture(name) if name is not None else None
             attribute = target.attr.value
-            heads = (arch.head,) if isinstance(arch.head, str) else arch.head or () if arch is not None else ()
+            if arch is None:
+                continue  # the architecture is chosen at run time (`create_model(arch)`): its head is unknown
+            heads = (arch.head,) if isinstance(arch.head, str) else arch.head or ()
             # Only the head names of other architectures: the children are known for the family's built model.
-            if (arch is None or attribute not in _TIMM_HEAD_NAMES or attribute in arch.children
+            if (attribute not in _TIMM_HEAD_NAMES or attribute in arch.children
                     or any(h.split(".")[0] == attribute for h in heads)
                     or archs.new_layer(store.value, store.scope) is None):
                 continue
