@@ -18,7 +18,7 @@ from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Location
 from featlint.reading.nesting import check_depth, deep_recursion, too_deeply_nested
 from featlint.reading.piecewise import parse_module
-from featlint.running.prefilter import may_fire, python_parses
+from featlint.running.prefilter import able_to_fire, python_parses
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
 from featlint.rules.fl001_unreadable_file import UnreadableFile
@@ -120,8 +120,10 @@ def _check_program(
 ) -> None:
     active = [rule for rule in rules if rule.code != UnreadableFile.code]
     reports_unreadable = len(active) != len(rules)
-    if prefilter and not may_fire(text, active) and (not reports_unreadable or python_parses(text)):
-        return
+    if prefilter:
+        active = able_to_fire(text, active)
+        if not active and (not reports_unreadable or python_parses(text)):
+            return
     with deep_recursion():
         _check_parsed(text, path, active, reports_unreadable, result, notebook, location)
 

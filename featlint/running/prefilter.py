@@ -21,6 +21,12 @@ def may_fire(source: str, rules: Sequence[Rule]) -> bool:
     return any(rule.may_fire(source) for rule in rules)
 
 
+def able_to_fire(source: str, rules: Sequence[Rule]) -> list[Rule]:
+    """The rules that could report something in `source`. A parsed file runs only these: a rule that cannot
+    fire would still build the analyses it reads (the story, the hub objects) for nothing."""
+    return [rule for rule in rules if rule.may_fire(source)]
+
+
 def python_parses(source: str) -> bool:
     """Whether Python accepts the file's syntax. libcst rejects (almost) nothing that Python accepts, so a
     file that passes here would not have become FL001 either; tests/test_prefilter.py checks it on the corpus."""
