@@ -76,9 +76,7 @@ class Statements(Recorder):
         elif isinstance(node, cst.Try):
             self._block(node.body, frame)
             for handler in node.handlers:
-                frame.tests.append(None)
-                self._block(handler.body, frame)
-                frame.tests.pop()
+                self._undecided(handler.body, frame)
             if node.orelse is not None:
                 self._block(node.orelse.body, frame)
             if node.finalbody is not None:
@@ -86,9 +84,7 @@ class Statements(Recorder):
         elif isinstance(node, cst.Match):
             self._eval(node.subject, frame)
             for case in node.cases:
-                frame.tests.append(None)
-                self._block(case.body, frame)
-                frame.tests.pop()
+                self._undecided(case.body, frame)
 
     def _small(self, node: cst.BaseSmallStatement, frame: Frame) -> None:
         if isinstance(node, cst.Expr):
@@ -119,9 +115,7 @@ class Statements(Recorder):
         self._bind_loop_target(node.target, iterable, frame)
         self._loop_body(node, node.body, frame, conditional=False)
         if node.orelse is not None:
-            frame.tests.append(None)
-            self._block(node.orelse.body, frame)
-            frame.tests.pop()
+            self._undecided(node.orelse.body, frame)
 
     def _loop_body(self, loop: cst.CSTNode, body: cst.BaseSuite, frame: Frame, *, conditional: bool) -> None:
         # A constant bound once in its scope cannot be rebound by the loop: only the others need the walk.
@@ -133,11 +127,17 @@ class Statements(Recorder):
         saved = frame.loops
         frame.loops = (*saved, loop)
         if conditional:
-            frame.tests.append(None)
-        self._block(body, frame)
-        if conditional:
-            frame.tests.pop()
+            self._undecided(body, frame)
+        else:
+            self._block(body, frame)
         frame.loops = saved
+
+    def _undecided(self, body: cst.BaseSuite, frame: Frame) -> None:
+        """A body that may or may not run (an except handler, a match case, a loop's else or a while's body),
+        under a test the file cannot decide: what it does holds on some paths only."""
+        frame.tests.append(None)
+        self._block(body, frame)
+        frame.tests.pop()
 
     def _bind_loop_target(self, target: cst.BaseExpression, iterable: object, frame: Frame) -> None:
         depth = len(frame.tests)
