@@ -13,7 +13,7 @@ import pytest
 
 from featlint import lint_source
 from featlint.analysis import FileAnalysis
-from featlint.analysis.project import MAX_MODULES, Project
+from featlint.analysis.project import MAX_FILE_BYTES, MAX_MODULES, Project
 from featlint.reading.project import project_root, split_target
 from featlint.rules import ALL_RULES
 from featlint.running.cache import Cache
@@ -189,3 +189,23 @@ def test_a_helper_importing_the_linted_file_back_is_an_escape(tmp_path: Path) ->
     assert kinds[:3] == ["build", "freeze", "escape"]  # the call back into train.py is not followed
     result = check_file(entry, "train.py", [rule() for rule in ALL_RULES])
     assert not result.errors and "FL203" not in [d.code for d in result.diagnostics]
+
+
+def test_a_module_is_parsed_only_for_a_name_it_defines(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "helpers.py").write_text("import torch\nSIZE = 3\n\n\ndef freeze(model):\n    model.requires_grad_(False)\n")
+    project = Project(tmp_path / "train.py")
+    assert project.target("helpers.SIZE", None) is None and project.target("helpers.missing", None) is None
+    assert not project.units and str((tmp_path / "helpers.py").resolve()) in project.digests()
+    assert project.target("helpers.freeze", None) is not None and len(project.units) == 1
+
+
+def test_a_module_too_large_to_follow_is_still_tracked(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    large = tmp_path / "generated.py"
+    padding = "# " + "x" * 78 + "\n"
+    large.write_text("import torch\n\n\ndef freeze(model):\n    model.requires_grad_(False)\n" + padding * 900)
+    assert large.stat().st_size > MAX_FILE_BYTES
+    project = Project(tmp_path / "train.py")
+    assert project.target("generated.freeze", None) is None  # a call into it is an escape
+    assert str(large.resolve()) in project.digests()  # but an edit (one that shrinks it, say) makes results stale

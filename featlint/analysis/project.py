@@ -1,7 +1,7 @@
 """The project's own modules a linted file calls into: found, parsed and analysed on demand, so that the model
 story continues through `build_model(cfg)` or `train_one_epoch(model, ...)` written in another file.
 
-Each module is read and parsed at most once per process (:data:`_UNITS`, keyed by path, size and mtime) and
+Each module is read and parsed at most once per process (:data:`_READ`, keyed by path, size and mtime) and
 each linted file may open at most :data:`MAX_MODULES` of them, :data:`MAX_LEVELS` imports away from it: past
 a budget a call is an escape, as a call into code featlint cannot see always was. Findings stay in the linted
 file; a node of another module is cited as `models/backbone.py:41` (:meth:`Project.where`) and reported at
@@ -10,6 +10,7 @@ the linted file's call that led into it (:meth:`Project.anchor`).
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections import OrderedDict
 from pathlib import Path
@@ -25,7 +26,11 @@ from featlint.startup.deferred import cst
 
 MAX_MODULES = 20  # project modules opened for one linted file
 MAX_LEVELS = 2  # imports followed away from the linted file (train.py -> engine.py -> utils.py)
-MAX_FILE_BYTES = 150_000  # larger: generated code or a library, not a training helper (and a large tree)
+# A larger module (about 1,500 lines) is generated code or a library vendored into the project, not a training
+# helper: it is hashed (a cached result goes stale when it changes) but never parsed, and calls into it are
+# escapes. The labelled projects' largest module is 22 KB; torch's own modules between 64 and 150 KB were
+# half of the cost of following imports through torch as a project (benchmarks/results/corpus-project-*).
+MAX_FILE_BYTES = 64_000
 _CACHE_SIZE = 48  # modules kept parsed per process (a parsed tree takes many times its source in memory)
 _REEXPORT_HOPS = 2  # `models/__init__.py` re-exporting `from .backbone import build`, followed this far
 
@@ -53,41 +58,92 @@ class Unit:
 
 
 Target = tuple[Unit, "cst.FunctionDef | cst.ClassDef"]  # a function or class and the module it is written in
-# Each module read: its analysis (None when it cannot matter or cannot be parsed) and the digest of its bytes.
-_UNITS: OrderedDict[tuple[str, int, int], tuple[Unit | None, str | None]] = OrderedDict()
 # A module whose text has none of these records nothing in a story: it is not parsed (its calls are escapes).
 # A package's `__init__.py` is parsed anyway, for its re-exports.
 _STORY_WORDS = (b"torch", b"timm", b"lightning", b"requires_grad", b"parameters", b".train(", b".eval(")
 
 
-def _load(path: Path) -> tuple[Unit | None, str | None]:
+@dataclasses.dataclass(eq=False)
+class _Read:
+    """A module read from disk, before libcst sees it. Python's own parser (a tenth of libcst's cost, and run
+    anyway to refuse too deep nesting) says which names the module defines or imports anywhere; a call whose
+    name is none of them cannot reach a function or class there, so libcst parses the module only when a call
+    names one of them (most imported names of a library-sized project are constants, types or nothing the
+    story steps into)."""
+
+    path: Path
+    digest: str
+    text: str | None  # None: the module cannot matter to a story (too large, no story word, unreadable)
+    names: frozenset[str] | None = None  # None: Python's parser refused it (libcst may accept newer syntax)
+    parsed: bool = False
+    unit: Unit | None = None
+
+    def unit_for(self, name: str) -> Unit | None:
+        """The parsed module, when `name` may be a function, class or import in it; parsed at most once."""
+        if self.parsed:
+            return self.unit
+        if self.text is None or self.names is not None and name not in self.names and self.path.name != "__init__.py":
+            return None
+        self.parsed = True
+        self.unit = _parse(self.path, self.text)
+        self.text = None  # the tree replaces it
+        return self.unit
+
+
+def _parse(path: Path, text: str) -> Unit | None:
+    try:
+        module = parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return None  # a module featlint cannot read is opaque, like a library: never a problem of the linted file
+    facts = collect(module)
+    names = NameResolver(facts)
+    return Unit(path, module, facts, names, ValueAnalyzer(facts, names))
+
+
+def _defined_names(tree: ast.Module) -> frozenset[str]:
+    """Every name a `def`, `class` or import binds anywhere in the module: a superset of the module-level
+    functions, classes and re-exports libcst's analysis would find."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return frozenset(found)
+
+
+# Each module read, keyed by path, size and mtime: a run reads and parses it at most once per process.
+_READ: OrderedDict[tuple[str, int, int], _Read] = OrderedDict()
+
+
+def _read(path: Path) -> _Read | None:
+    """The module at `path` (None when it cannot be read). A module over MAX_FILE_BYTES is hashed but never
+    parsed: its calls are escapes, and the digest makes a cached result stale once it is edited."""
     try:
         stat = path.stat()
     except OSError:
-        return None, None
+        return None
     key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if key in _UNITS:
-        _UNITS.move_to_end(key)
-        return _UNITS[key]
-    unit, digest = None, None
-    if stat.st_size <= MAX_FILE_BYTES:
+    if key in _READ:
+        _READ.move_to_end(key)
+        return _READ[key]
+    try:
+        data = read_bytes(path)
+    except UnreadableSource:
+        return None
+    read = _Read(path, content_digest(data), None)
+    relevant = path.name == "__init__.py" or any(word in data for word in _STORY_WORDS)
+    if relevant and stat.st_size <= MAX_FILE_BYTES:
         try:
-            data = read_bytes(path)
-            digest = content_digest(data)
-            relevant = path.name == "__init__.py" or any(word in data for word in _STORY_WORDS)
             text = decode_source(data)
-            # As the engine parses: nesting too deep for the native parser (it would crash) is refused first.
-            module = parse_module(text, check_depth(text)) if relevant else None
-            if module is not None:
-                facts = collect(module)
-                names = NameResolver(facts)
-                unit = Unit(path, module, facts, names, ValueAnalyzer(facts, names))
-        except (UnreadableSource, cst.ParserSyntaxError, RecursionError, ValueError):
-            unit = None  # a module featlint cannot read is opaque, like a library: never a problem of the linted file
-    _UNITS[key] = (unit, digest)
-    while len(_UNITS) > _CACHE_SIZE:
-        _UNITS.popitem(last=False)
-    return unit, digest
+            tree = check_depth(text)  # nesting too deep for the native parser (it would crash) is refused first
+            read.text, read.names = text, _defined_names(tree) if tree is not None else None
+        except (UnreadableSource, RecursionError, ValueError):
+            pass
+    _READ[key] = read
+    while len(_READ) > _CACHE_SIZE:
+        _READ.popitem(last=False)
+    return read
 
 
 class Project:
@@ -96,12 +152,13 @@ class Project:
     def __init__(self, path: Path) -> None:
         self.path = path.resolve()
         self.root = project_root(self.path)
-        self.units: dict[Path, tuple[Unit, int]] = {}  # each opened module and how many imports away it is
+        self.units: dict[Path, tuple[Unit, int]] = {}  # each parsed module and how many imports away it is
         self._anchors: dict[int, cst.CSTNode] = {}  # a node of another module -> the linted file's call
         self._targets: dict[tuple[str, Path | None], Target | None] = {}
-        self._entered: dict[Path, cst.CSTNode] = {}
+        self._entered: dict[Path, cst.CSTNode] = {}  # each module -> the first call of the linted file into it
         self._read: dict[Path, str] = {}  # every module read (also those not parsed) -> digest of its bytes
-        self._skipped: set[Path] = set()  # read but not parsed (nothing for the story, or unparsable)  # each module -> the first call of the linted file into it
+        # Every module opened (None: unreadable) and how many imports away: MAX_MODULES bounds them all.
+        self._opened: dict[Path, tuple[_Read | None, int]] = {}
 
     def target(self, qualified: str, importer: Unit | None) -> Target | None:
         """The function or class a qualified name (`models.build`, `.engine.train_one_epoch`) names in one of
@@ -119,7 +176,7 @@ class Project:
         if found is None or len(found[1]) != 1:
             return None
         path, (name,) = found
-        unit = self._open(path, level + 1)
+        unit = self._open(path, level + 1, name)
         if unit is None:
             return None
         bindings = unit.facts.module_scope.bindings.get(name, [])
@@ -133,21 +190,22 @@ class Project:
             return self._follow(binding.qualified, unit, hops - 1)
         return None
 
-    def _open(self, path: Path, level: int) -> Unit | None:
+    def _open(self, path: Path, level: int, name: str) -> Unit | None:
+        """The module at `path`, parsed when `name` may be defined there; within the budget of modules read."""
         path = path.resolve()
         if path == self.path:
             return None  # a cycle back into the linted file (`from train import ...` in a helper): an escape
-        if path in self.units:
-            return self.units[path][0]
-        if len(self.units) + len(self._skipped) >= MAX_MODULES or path in self._skipped:
-            return None
-        unit, digest = _load(path)
-        if digest is not None:
-            self._read[path] = digest
+        if path not in self._opened:
+            if len(self._opened) >= MAX_MODULES:
+                return None
+            read = _read(path)
+            self._opened[path] = (read, level)
+            if read is not None:
+                self._read[path] = read.digest
+        read, level = self._opened[path]
+        unit = read.unit_for(name) if read is not None else None
         if unit is not None:
-            self.units[path] = (unit, level)
-        else:
-            self._skipped.add(path)
+            self.units.setdefault(path, (unit, level))
         return unit
 
     def home(self, node: cst.CSTNode) -> Unit | None:
