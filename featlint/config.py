@@ -24,7 +24,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 _LIST_KEYS = ("select", "ignore", "extend-select", "exclude", "extend-exclude")
-_SETTING_KEYS = frozenset({*_LIST_KEYS, "per-file-ignores"})
+_SETTING_KEYS = frozenset({*_LIST_KEYS, "per-file-ignores", "src"})
 
 
 class ConfigError(Exception):
@@ -69,6 +69,8 @@ class Settings:
     per_file_ignores: tuple[tuple[str, frozenset[str]], ...]
     exclude: tuple[str, ...]
     options: Mapping[str, Any]  # rule code -> that rule's Options instance
+    # Where absolute imports of the project's own modules are also looked up (ruff's `src`), absolute.
+    src: tuple[Path, ...] = ()
     _rules: dict[frozenset[str], list[Rule]] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def codes_for(self, path: Path) -> frozenset[str]:
@@ -201,7 +203,21 @@ def build_settings(table: Mapping[str, Any], config_path: Path | None, root: Pat
             *(exclude if exclude is not None else DEFAULT_EXCLUDE), *(lists["extend-exclude"] or ()), *cli.extend_exclude
         ),
         options=options,
+        src=_src_roots(table, config_path, where),
     )
+
+
+def _src_roots(table: Mapping[str, Any], config_path: Path | None, where: str) -> tuple[Path, ...]:
+    """`src = ["src", "libs"]`: directories relative to the config file's own (wherever `--config` is run from)."""
+    roots = _string_list(table, "src", where) or ()
+    base = config_path.parent if config_path is not None else Path.cwd()
+    found = []
+    for root in roots:
+        directory = (base / root).resolve()
+        if not directory.is_dir():
+            raise ConfigError(f"{where}: `src` entry {root!r} is not a directory ({directory})")
+        found.append(directory)
+    return tuple(dict.fromkeys(found))
 
 
 def _per_file_ignores(value: Any, where: str) -> list[tuple[str, frozenset[str]]]:

@@ -208,6 +208,8 @@ def test_explicit_file_bypasses_excludes_unless_force_exclude(featlint, tmp_path
         ('[tool.featlint.extreme-learning-rate]\nmin-lr = "small"\n', "must be a number"),
         ('[tool.featlint.extreme-learning-rate]\nmax-lr = { Lion = 1.0 }\n', "unknown key `Lion`"),
         ('[tool.featlint.extreme-learning-rate]\nmaximum = 1\n', "unknown option `maximum`"),
+        ('[tool.featlint]\nsrc = "lib"\n', "`src` must be a list of strings"),
+        ('[tool.featlint]\nsrc = ["missing"]\n', "`src` entry 'missing' is not a directory"),
     ],
 )
 def test_bad_config_is_a_clear_error(featlint, tmp_path: Path, config: str, words: str) -> None:

@@ -14,11 +14,13 @@ import pytest
 from featlint import lint_source
 from featlint.analysis import FileAnalysis
 from featlint.analysis.project import MAX_FILE_BYTES, MAX_MODULES, Project
+from featlint.config import Overrides, SettingsResolver
 from featlint.reading.project import project_root, split_target
 from featlint.rules import ALL_RULES
 from featlint.running.cache import Cache
 from featlint.running.engine import check_file
 from featlint.running.parallel import Task, lint_files
+from featlint.running.session import run
 from featlint.startup.deferred import cst
 from tests.conftest import REPO
 from tests.test_story_fixtures import _expected
@@ -209,3 +211,25 @@ def test_a_module_too_large_to_follow_is_still_tracked(tmp_path: Path) -> None:
     project = Project(tmp_path / "train.py")
     assert project.target("generated.freeze", None) is None  # a call into it is an escape
     assert str(large.resolve()) in project.digests()  # but an edit (one that shrinks it, say) makes results stale
+
+
+def test_configured_src_roots_find_the_project_packages(tmp_path: Path) -> None:
+    (tmp_path / "libs" / "toolkit").mkdir(parents=True)
+    (tmp_path / "libs" / "toolkit" / "__init__.py").write_text("")
+    (tmp_path / "libs" / "toolkit" / "freezing.py").write_text("def freeze(model):\n    model.requires_grad_(False)\n")
+    (tmp_path / "scripts").mkdir()
+    entry = tmp_path / "scripts" / "train.py"
+    entry.write_text(
+        "import torch\nfrom torchvision import models\nfrom toolkit.freezing import freeze\n"
+        "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
+    )
+    config = tmp_path / "pyproject.toml"
+    config.write_text("[tool.featlint]\nselect = ['FL203']\n")
+    cache = Cache(tmp_path / "cache")
+    assert not run([entry], SettingsResolver(Overrides(), cwd=tmp_path), cache=cache).diagnostics
+    config.write_text("[tool.featlint]\nselect = ['FL203']\nsrc = ['libs']\n")
+    resolver = SettingsResolver(Overrides(), cwd=tmp_path)
+    assert resolver.for_file(entry).src == ((tmp_path / "libs").resolve(),)
+    found = run([entry], resolver, cache=cache).diagnostics  # the new roots are part of the cache key
+    assert [(d.start.row, d.code) for d in found] == [(6, "FL203")] and "libs/toolkit/freezing.py:2" in found[0].message

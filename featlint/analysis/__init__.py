@@ -24,11 +24,11 @@ T = TypeVar("T")
 
 
 class FileAnalysis:
-    def __init__(self, module: cst.Module, path: Path | str | None = None) -> None:
+    def __init__(self, module: cst.Module, path: Path | str | None = None, src: tuple[Path, ...] = ()) -> None:
         """`path`: the linted file on disk, whose project's modules the story follows calls into (None, or a
-        path that is no file: the file alone)."""
+        path that is no file: the file alone); `src`: the configured roots of its absolute imports."""
         self.module = module
-        self.project = _project(path)
+        self.project = _project(path, src)
         self.facts: ModuleFacts = collect(module)
         self.names = NameResolver(self.facts)
         self.values = ValueAnalyzer(self.facts, self.names)
@@ -80,7 +80,7 @@ class FileAnalysis:
             raise self._failed[part] from error
 
 
-def _project(path: Path | str | None) -> Project | None:
+def _project(path: Path | str | None, src: tuple[Path, ...]) -> Project | None:
     if path is None or not str(path).endswith((".py", ".ipynb")):
         return None
     from featlint.analysis.project import Project  # here: most files never need the project's modules
@@ -88,7 +88,7 @@ def _project(path: Path | str | None) -> Project | None:
     located = Path(path)
     if not located.is_file() or _INSTALLED & set(located.parts):
         return None  # an installed package is a library's code, not a training project: linted file by file
-    return Project(located)
+    return Project(located, src)
 
 
 _INSTALLED = frozenset({"site-packages", "dist-packages"})

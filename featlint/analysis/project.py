@@ -149,9 +149,10 @@ def _read(path: Path) -> _Read | None:
 class Project:
     """The project modules one linted file reaches, within its budgets."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, src: tuple[Path, ...] = ()) -> None:
         self.path = path.resolve()
         self.root = project_root(self.path)
+        self.src = src  # the configured roots of absolute imports
         self.units: dict[Path, tuple[Unit, int]] = {}  # each parsed module and how many imports away it is
         self._anchors: dict[int, cst.CSTNode] = {}  # a node of another module -> the linted file's call
         self._targets: dict[tuple[str, Path | None], Target | None] = {}
@@ -172,7 +173,7 @@ class Project:
         level = self.units[importer.path][1] if importer is not None else 0
         if level >= MAX_LEVELS:
             return None
-        found = split_target(importer.path if importer is not None else self.path, self.root, qualified)
+        found = split_target(importer.path if importer is not None else self.path, self.root, qualified, self.src)
         if found is None or len(found[1]) != 1:
             return None
         path, (name,) = found

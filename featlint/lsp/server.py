@@ -74,23 +74,26 @@ class FeatlintServer(LanguageServer):
 
     # --- linting ---------------------------------------------------------------------------------------------
 
-    def _rules(self, path: Path | None) -> Sequence[Rule] | None:
-        """The rules the document's project selects; None when its configuration excludes the file."""
+    def _rules(self, path: Path | None) -> tuple[Sequence[Rule], tuple[Path, ...]] | None:
+        """The rules the document's project selects and its `src` roots; None when its configuration excludes
+        the file."""
         root = Path(self.workspace.root_path) if self.workspace.root_path else Path.cwd()
         if path is None:
-            return build_settings({}, None, root, Overrides()).rules_for(root / "untitled.py")
+            return build_settings({}, None, root, Overrides()).rules_for(root / "untitled.py"), ()
         cwd = root if root in path.parents else path.parent
         try:
             settings = SettingsResolver(Overrides(), cwd=cwd).for_file(path)
         except ConfigError as error:
             self._show_once(f"featlint: {error}; linting with the default rules", types.MessageType.Error)
-            return build_settings({}, None, cwd, Overrides()).rules_for(path)
+            return build_settings({}, None, cwd, Overrides()).rules_for(path), ()
         if PathFilter(settings.root, settings.exclude).excludes_with_parents(path):
             return None
-        return settings.rules_for(path)
+        return settings.rules_for(path), settings.src
 
-    def _check(self, uri: str, source: str, path: Path | None, rules: Sequence[Rule]) -> FileResult:
-        result = check_text(source, str(path) if path else uri, rules)
+    def _check(
+        self, uri: str, source: str, path: Path | None, rules: Sequence[Rule], src: tuple[Path, ...]
+    ) -> FileResult:
+        result = check_text(source, str(path) if path else uri, rules, src=src)
         for error in result.errors:
             self.window_log_message(types.LogMessageParams(type=types.MessageType.Error, message=str(error)))
         return result
@@ -98,10 +101,11 @@ class FeatlintServer(LanguageServer):
     def lint(self, document: TextDocument) -> Linted:
         source = document.source
         path = Path(document.path) if document.uri.startswith("file:") and document.path else None
-        rules = self._rules(path)
-        if rules is None:
+        chosen = self._rules(path)
+        if chosen is None:
             return Linted(document.version, source, (), [], [])
-        result = self._check(document.uri, source, path, rules)
+        rules, src = chosen
+        result = self._check(document.uri, source, path, rules, src)
         lines = Lines(source, document.position_codec)
         diagnostics = [_to_lsp(finding, lines) for finding in result.diagnostics]
         return Linted(document.version, source, rules, result.diagnostics, diagnostics, frozenset(result.depends))
@@ -114,10 +118,11 @@ class FeatlintServer(LanguageServer):
         path = Path(fs_path) if fs_path and fs_path.endswith(".ipynb") else None
         text = notebooks.as_json(notebook, self.workspace.get_text_document)
         cell_uris = [cell.document for cell in notebook.cells]
-        rules = self._rules(path)
-        if rules is None:
+        chosen = self._rules(path)
+        if chosen is None:
             return notebooks.LintedNotebook(notebook.version, uri, text, cell_uris, (), [], [])
-        result = self._check(uri, text, path, rules)
+        rules, src = chosen
+        result = self._check(uri, text, path, rules, src)
         diagnostics = []
         for finding in result.diagnostics:
             cell = self.workspace.get_text_document(cell_uris[(finding.cell or 1) - 1])

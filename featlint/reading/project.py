@@ -4,18 +4,29 @@ Training code is split over modules (`models/`, `engine.py`, `train.py`); to fol
 another featlint must find the file an import means, without importing anything. The project root is the
 nearest directory above the file that holds `pyproject.toml`, `setup.cfg` or `.git` (else the file's own
 directory). An absolute import is looked up beside the importing file (scripts run from their directory),
-then under the root and its `src/`; a relative one from the importing module's package. Anything not found
-there (the standard library, third-party packages) stays opaque, as before.
+then under the configured `src` roots (`[tool.featlint] src = [...]`), then under the root and its `src/`;
+a relative one from the importing module's package. Anything not found there (the standard library,
+third-party packages) stays opaque, as before.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
 
 _ROOT_MARKERS = ("pyproject.toml", "setup.cfg", ".git")
 _MAX_ROOT_CLIMB = 12  # directories walked up looking for a root marker: a deep tree with none is its own root
+
+
+@dataclasses.dataclass(frozen=True)
+class Place:
+    """Where a linted file lives: the file on disk, and the configured `src` roots (absolute) under which its
+    absolute imports are also looked up, as ruff's `src` setting does."""
+
+    path: Path
+    src: tuple[Path, ...] = ()
 
 
 _ROOTS: dict[Path, Path] = {}  # a directory -> its project root: the files of a directory share it
@@ -63,10 +74,14 @@ def module_file(directory: Path, parts: list[str]) -> Path | None:
     return None
 
 
-def split_target(importer: Path, root: Path, qualified: str) -> tuple[Path, list[str]] | None:
+def split_target(
+    importer: Path, root: Path, qualified: str, src: tuple[Path, ...] = ()
+) -> tuple[Path, list[str]] | None:
     """The module file a dotted name starts in and the names inside it: `models.build` from `train.py` is
     (`models/__init__.py` or `models.py`, ["build"]); `.backbone.freeze` is looked up in the importer's package.
-    The longest module prefix wins, so `pkg.sub.f` is `f` in `pkg/sub.py` when that file exists."""
+    The longest module prefix wins, so `pkg.sub.f` is `f` in `pkg/sub.py` when that file exists. An absolute
+    name is looked up beside the importer, then under the configured `src` roots, then under the root and its
+    `src/`."""
     stripped = qualified.lstrip(".")
     level = len(qualified) - len(stripped)
     parts = stripped.split(".") if stripped else []
@@ -76,7 +91,7 @@ def split_target(importer: Path, root: Path, qualified: str) -> tuple[Path, list
             base = base.parent
         directories = [base]
     else:
-        directories = list(dict.fromkeys([importer.parent, root, root / "src"]))
+        directories = list(dict.fromkeys([importer.parent, *src, root, root / "src"]))
     for directory in directories:
         for cut in range(len(parts) - 1, 0, -1):
             found = module_file(directory, parts[:cut])

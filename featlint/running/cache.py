@@ -201,11 +201,12 @@ class Cache:
         override = os.environ.get(ENVIRONMENT_VARIABLE)
         return cls(Path(override) if override else root / DIRECTORY_NAME)
 
-    def key(self, data: bytes, display: str, rules: Sequence[Rule]) -> str:
+    def key(self, data: bytes, display: str, rules: Sequence[Rule], src: Sequence[Path] = ()) -> str:
+        """`src`: the configured roots of the file's absolute imports (they decide which modules it reads)."""
         digest = hashlib.blake2b(digest_size=20)
         if id(rules) not in self._settings:
             self._settings[id(rules)] = (rules, settings_fingerprint(rules))
-        for part in (code_fingerprint(), display, self._settings[id(rules)][1]):
+        for part in (code_fingerprint(), display, self._settings[id(rules)][1], *map(str, src)):
             digest.update(part.encode("utf-8", "surrogateescape"))
             digest.update(b"\0")
         digest.update(data)

@@ -18,6 +18,7 @@ from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Location
 from featlint.reading.nesting import check_depth, deep_recursion, too_deeply_nested
 from featlint.reading.piecewise import parse_module
+from featlint.reading.project import Place
 from featlint.running.prefilter import able_to_fire, python_parses
 from featlint.rules import ALL_RULES, RULES_BY_CODE
 from featlint.rules.base import Rule
@@ -72,20 +73,22 @@ def _parse(text: str) -> cst.Module:
 
 
 def check_text(
-    text: str, path: str, rules: Sequence[Rule], *, prefilter: bool = True, location: Path | None = None
+    text: str, path: str, rules: Sequence[Rule], *, prefilter: bool = True, location: Path | None = None,
+    src: Sequence[Path] = (),
 ) -> FileResult:
     """`prefilter=False` parses every file, even one no rule can report on (the prefilter's tests compare).
     A notebook's `text` is its JSON: its code cells are linted as one program and findings name their cell.
-    `location`: the file on disk, whose project's modules the analysis reads (default: `path`, if a file)."""
-    location = location or Path(path)
+    `location`: the file on disk, whose project's modules the analysis reads (default: `path`, if a file);
+    `src`: the configured roots its absolute imports are also looked up under (`src = [...]`)."""
+    found = Place(location or Path(path), tuple(src))
     if is_notebook(path):
-        return _check_notebook(text, path, rules, prefilter, location)
+        return _check_notebook(text, path, rules, prefilter, found)
     result = FileResult(path, source=text)
-    _check_program(text, path, rules, prefilter, result, None, location)
+    _check_program(text, path, rules, prefilter, result, None, found)
     return result
 
 
-def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool, location: Path) -> FileResult:
+def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool, location: Place) -> FileResult:
     result = FileResult(path, source=text)
     try:
         notebook = read_notebook(text)
@@ -116,7 +119,7 @@ def _check_notebook(text: str, path: str, rules: Sequence[Rule], prefilter: bool
 
 def _check_program(
     text: str, path: str, rules: Sequence[Rule], prefilter: bool, result: FileResult, notebook: Notebook | None,
-    location: Path | None = None,
+    location: Place | None = None,
 ) -> None:
     active = [rule for rule in rules if rule.code != UnreadableFile.code]
     reports_unreadable = len(active) != len(rules)
@@ -130,7 +133,7 @@ def _check_program(
 
 def _check_parsed(
     text: str, path: str, active: Sequence[Rule], reports_unreadable: bool, result: FileResult,
-    notebook: Notebook | None, location: Path | None,
+    notebook: Notebook | None, location: Place | None,
 ) -> None:
     try:
         module = _parse(text)
@@ -162,12 +165,12 @@ def _in_cell(warning: str, notebook: Notebook | None) -> str:
 
 def _run_rules(
     path: str, text: str, module: cst.Module, active: Sequence[Rule], result: FileResult, notebook: Notebook | None,
-    location: Path | None,
+    location: Place | None,
 ) -> list[Diagnostic]:
     """Every rule's findings. A crashing rule is an internal error and the other rules still run; a shared part
     of the analysis that fails is one internal error for the file, naming every rule that could not read it."""
     try:
-        analysis = FileAnalysis(module, location)
+        analysis = FileAnalysis(module, location.path if location else None, location.src if location else ())
         context = FileContext(path, text, module, analysis, notebook)
     except RecursionError:
         raise

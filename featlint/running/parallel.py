@@ -44,6 +44,7 @@ class Task:
     path: Path
     display: str  # the path as findings name it
     rules: Sequence[Rule]
+    src: tuple[Path, ...] = ()  # the configured roots of its absolute imports (`src = [...]`)
 
 
 def default_jobs() -> int:
@@ -69,7 +70,7 @@ def _read(task: Task) -> bytes | None:
 
 
 def _cached(task: Task, cache: Cache, data: bytes) -> tuple[str, FileResult | None]:
-    key = cache.key(data, task.display, task.rules)
+    key = cache.key(data, task.display, task.rules, task.src)
     entry = cache.load(key)
     if entry is None:
         return key, None
@@ -100,7 +101,7 @@ def lint_file(task: Task, cache: Cache | None = None) -> FileResult:
         text = None
     if text is None:
         return _finished(check_file(task.path, task.display, task.rules))
-    result = check_text(text, task.display, task.rules, location=task.path)
+    result = check_text(text, task.display, task.rules, location=task.path, src=task.src)
     if key is not None:
         cache.store(key, Entry(result.diagnostics, result.warnings, result.errors, result.depends))
     if len(text) > LARGE_FILE:

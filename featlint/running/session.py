@@ -55,7 +55,10 @@ def run(
 
     discovered = discover(paths, filter_for=filter_for, force_exclude=force_exclude)
     cwd = resolver.cwd.absolute()
-    tasks = [Task(path, display_path(path, cwd), resolver.for_file(path).rules_for(path)) for path in discovered.files]
+    tasks = []
+    for path in discovered.files:
+        settings = resolver.for_file(path)
+        tasks.append(Task(path, display_path(path, cwd), settings.rules_for(path), settings.src))
     results = lint_files(tasks, jobs=jobs, cache=cache)
     warnings = list(discovered.warnings)
     for result in results:
