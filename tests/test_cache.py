@@ -38,15 +38,16 @@ def test_every_finding_of_every_rule_round_trips_through_an_entry() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "", "not json", "[]", '{"format": 2}',
-    '{"format": 2, "key": "other", "diagnostics": [], "warnings": [], "errors": [], "depends": {}}',
+    "", "not json", "[]", '{"format": 3}',
+    '{"format": 3, "key": "other", "diagnostics": [], "warnings": [], "errors": [], "depends": {}}',
     '{"format": 999, "key": "k", "diagnostics": [], "warnings": []}',
     '{"format": 1, "key": "k", "diagnostics": [], "warnings": [], "errors": []}',  # before dependencies were listed
-    '{"format": 2, "key": "k", "diagnostics": [{"code": 1}], "warnings": [], "errors": [], "depends": {}}',
-    '{"format": 2, "key": "k", "diagnostics": [], "warnings": [3], "errors": [], "depends": {}}',
-    '{"format": 2, "key": "k", "diagnostics": [], "warnings": [], "errors": [{"path": 1}], "depends": {}}',
-    '{"format": 2, "key": "k", "diagnostics": [], "warnings": [], "errors": [], "depends": {"a.py": 3}}',
-    '{"format": 2, "key": "k", "diagnostics": [], "warnings": [], "errors": []}',
+    '{"format": 2, "key": "k", "diagnostics": [], "warnings": [], "errors": [], "depends": {}}',  # before missing files
+    '{"format": 3, "key": "k", "diagnostics": [{"code": 1}], "warnings": [], "errors": [], "depends": {}}',
+    '{"format": 3, "key": "k", "diagnostics": [], "warnings": [3], "errors": [], "depends": {}}',
+    '{"format": 3, "key": "k", "diagnostics": [], "warnings": [], "errors": [{"path": 1}], "depends": {}}',
+    '{"format": 3, "key": "k", "diagnostics": [], "warnings": [], "errors": [], "depends": {"a.py": 3}}',
+    '{"format": 3, "key": "k", "diagnostics": [], "warnings": [], "errors": []}',
 ])
 def test_a_foreign_or_corrupt_entry_is_a_miss(text: str) -> None:
     assert decode_entry("k", text) is None

@@ -233,3 +233,30 @@ def test_configured_src_roots_find_the_project_packages(tmp_path: Path) -> None:
     assert resolver.for_file(entry).src == ((tmp_path / "libs").resolve(),)
     found = run([entry], resolver, cache=cache).diagnostics  # the new roots are part of the cache key
     assert [(d.start.row, d.code) for d in found] == [(6, "FL203")] and "libs/toolkit/freezing.py:2" in found[0].message
+
+
+def test_a_cached_result_is_stale_once_a_missing_module_is_created(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    entry = tmp_path / "train.py"
+    entry.write_text(
+        "import numpy as np\nimport torch\nfrom torchvision import models\nfrom helpers import freeze\n"
+        "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
+    )
+    rules = [rule() for rule in ALL_RULES]
+    cache = Cache(tmp_path / "cache")
+    task = [Task(entry, "train.py", rules)]
+    assert "FL203" not in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+    (tmp_path / "helpers.py").write_text("def freeze(model):\n    model.requires_grad_(False)\n")
+    assert "FL203" in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+
+
+def test_imports_of_the_standard_library_record_no_missing_module(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    project = Project(tmp_path / "train.py")
+    assert project.target("collections.OrderedDict", None) is None
+    assert project.target("helpers.freeze", None) is None
+    assert sorted(project.digests()) == [str((tmp_path / "helpers.py").resolve()),
+                                         str((tmp_path / "helpers" / "__init__.py").resolve()),
+                                         str((tmp_path / "src" / "helpers.py").resolve()),
+                                         str((tmp_path / "src" / "helpers" / "__init__.py").resolve())]

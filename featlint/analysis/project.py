@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import sys
 from collections import OrderedDict
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from featlint.analysis.scopes import ModuleFacts, collect
 from featlint.analysis.values import ValueAnalyzer
 from featlint.reading.nesting import check_depth
 from featlint.reading.piecewise import parse_module
-from featlint.reading.project import content_digest, project_root, split_target
+from featlint.reading.project import ABSENT, content_digest, project_root, split_target
 from featlint.reading.source import UnreadableSource, decode_source, read_bytes
 from featlint.startup.deferred import cst
 
@@ -160,6 +161,7 @@ class Project:
         self._read: dict[Path, str] = {}  # every module read (also those not parsed) -> digest of its bytes
         # Every module opened (None: unreadable) and how many imports away: MAX_MODULES bounds them all.
         self._opened: dict[Path, tuple[_Read | None, int]] = {}
+        self._absent: set[Path] = set()  # module files an import was looked for in and that did not exist
 
     def target(self, qualified: str, importer: Unit | None) -> Target | None:
         """The function or class a qualified name (`models.build`, `.engine.train_one_epoch`) names in one of
@@ -173,7 +175,13 @@ class Project:
         level = self.units[importer.path][1] if importer is not None else 0
         if level >= MAX_LEVELS:
             return None
-        found = split_target(importer.path if importer is not None else self.path, self.root, qualified, self.src)
+        # Module files looked for and not found: created later, they change the result (unless the name is
+        # the standard library's, which no project shadows).
+        absent: list[Path] | None = None if qualified.split(".")[0] in sys.stdlib_module_names else []
+        found = split_target(
+            importer.path if importer is not None else self.path, self.root, qualified, self.src, absent
+        )
+        self._absent.update(absent or ())
         if found is None or len(found[1]) != 1:
             return None
         path, (name,) = found
@@ -245,5 +253,8 @@ class Project:
         return None
 
     def digests(self) -> dict[str, str]:
-        """Each module read and the digest of its content: a cached result holds only while they are unchanged."""
-        return {str(path): digest for path, digest in sorted(self._read.items())}
+        """Each module read and the digest of its content, and each module file looked for in vain (ABSENT): a
+        cached result holds only while they are unchanged, and none of those has been created."""
+        found = {str(path): digest for path, digest in self._read.items()}
+        found.update((str(path), ABSENT) for path in self._absent if str(path) not in found)
+        return dict(sorted(found.items()))

@@ -61,27 +61,30 @@ def _names_in(directory: Path) -> frozenset[str]:
         return frozenset()
 
 
-def module_file(directory: Path, parts: list[str]) -> Path | None:
-    """The file of the module `parts` under `directory` (`a/b.py` or `a/b/__init__.py`), if it exists."""
+def module_file(directory: Path, parts: list[str], absent: list[Path] | None = None) -> Path | None:
+    """The file of the module `parts` under `directory` (`a/b.py` or `a/b/__init__.py`), if it exists; else
+    both candidates are added to `absent` (when given): creating either would change what the import means."""
     if not parts or any(not part.isidentifier() for part in parts):
         return None
-    if not {parts[0], f"{parts[0]}.py"} & _names_in(directory):
-        return None
     base = directory.joinpath(*parts)
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
+    candidates = (base.with_suffix(".py"), base / "__init__.py")
+    if {parts[0], f"{parts[0]}.py"} & _names_in(directory):
+        for candidate in candidates:
+            if candidate.is_file():
+                return candidate
+    if absent is not None:
+        absent.extend(candidates)
     return None
 
 
 def split_target(
-    importer: Path, root: Path, qualified: str, src: tuple[Path, ...] = ()
+    importer: Path, root: Path, qualified: str, src: tuple[Path, ...] = (), absent: list[Path] | None = None
 ) -> tuple[Path, list[str]] | None:
     """The module file a dotted name starts in and the names inside it: `models.build` from `train.py` is
     (`models/__init__.py` or `models.py`, ["build"]); `.backbone.freeze` is looked up in the importer's package.
     The longest module prefix wins, so `pkg.sub.f` is `f` in `pkg/sub.py` when that file exists. An absolute
     name is looked up beside the importer, then under the configured `src` roots, then under the root and its
-    `src/`."""
+    `src/`. `absent` collects the files looked for and not found before the answer (see module_file)."""
     stripped = qualified.lstrip(".")
     level = len(qualified) - len(stripped)
     parts = stripped.split(".") if stripped else []
@@ -94,10 +97,13 @@ def split_target(
         directories = list(dict.fromkeys([importer.parent, *src, root, root / "src"]))
     for directory in directories:
         for cut in range(len(parts) - 1, 0, -1):
-            found = module_file(directory, parts[:cut])
+            found = module_file(directory, parts[:cut], absent)
             if found is not None and found != importer:
                 return found, parts[cut:]
     return None
+
+
+ABSENT = "absent"  # the digest a cached result records for a module file that did not exist
 
 
 def content_digest(data: bytes) -> str:

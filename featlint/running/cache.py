@@ -6,8 +6,9 @@ key is a hash of: the file's bytes, its display path (findings name it), the eff
 with their options, featlint's version together with the size and mtime of every module of the installed
 package and the content of its knowledge data (so an edited checkout never reuses a stale result), and the
 versions of Python and libcst (a parser change can change a result). An entry also lists the project's other
-modules the analysis read (a helper module that freezes the model) with a digest of each: when one of them has
-changed since, the entry is stale, a miss.
+modules the analysis read (a helper module that freezes the model) with a digest of each, and the module files
+its imports were looked for in and not found: when one of them has changed or been created since, the entry is
+stale, a miss.
 
 Entries live in `.featlint_cache/<version>/<k[:2]>/<k>` at the project root, a directory with its own
 `.gitignore`. Each is written to a temporary file and renamed over the entry, so concurrent runs can only
@@ -35,7 +36,7 @@ from featlint.version import __version__
 from featlint.atomic import write_atomically
 from featlint.startup.deferred import cst, package_file
 from featlint.diagnostics import Diagnostic
-from featlint.reading.project import file_digest
+from featlint.reading.project import ABSENT, file_digest
 from featlint.running.results import InternalError
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 DIRECTORY_NAME = ".featlint_cache"
 ENVIRONMENT_VARIABLE = "FEATLINT_CACHE_DIR"  # overrides the location, as RUFF_CACHE_DIR does for ruff
-FORMAT = 2  # the layout of an entry; an entry that lacks a field (an older layout) is a miss anyway
+FORMAT = 3  # the layout of an entry; an entry that lacks a field (an older layout) is a miss anyway
 _PACKAGE = Path(__file__).resolve().parent.parent  # featlint/: every module and the data, not running/ alone
 _TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# featlint's result cache; see https://bford.info/cachedir/\n"
 
@@ -151,11 +152,12 @@ class Entry:
     diagnostics: list[Diagnostic]
     warnings: list[str]
     errors: list[InternalError]
-    # The project's other modules the result was computed from (path -> content digest): changed, it is stale.
+    # The project's other modules the result was computed from (path -> content digest, or ABSENT for a module
+    # file an import was looked for in and that did not exist): changed or created, the entry is stale.
     depends: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def current(self) -> bool:
-        return all(file_digest(Path(path)) == digest for path, digest in self.depends.items())
+        return all((file_digest(Path(path)) or ABSENT) == digest for path, digest in self.depends.items())
 
 
 def encode_entry(key: str, entry: Entry) -> str:
