@@ -180,7 +180,8 @@ class FeatlintServer(LanguageServer):
             task.cancel()
 
     def importers_of(self, path: str) -> list[str]:
-        """The open scripts whose last lint read the project module at `path` (it was just saved)."""
+        """The open scripts whose last lint read the project module at `path`, or looked for it in vain (it was
+        just saved, or created)."""
         return sorted(uri for uri, linted in self.linted.items() if path in linted.depends and uri in self.python_uris)
 
     def current(self, uri: str) -> Linted:
