@@ -7,6 +7,7 @@ and the result cache noticing a changed helper module."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -103,22 +104,28 @@ def test_chains_and_cycles_stay_within_the_budgets(tmp_path: Path) -> None:
     assert project.target("m0.freeze", None) is not None
 
 
-def test_a_cached_result_is_stale_once_an_imported_module_changes(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("")
-    helper = tmp_path / "helpers.py"
-    helper.write_text("def freeze(model):\n    model.requires_grad_(True)\n")
-    entry = tmp_path / "train.py"
+def _cached_codes(directory: Path) -> Callable[[], list[str]]:
+    """A `train.py` in `directory` that freezes through `helpers.freeze`, and a function linting it through a
+    result cache, returning the codes found."""
+    (directory / "pyproject.toml").write_text("")
+    entry = directory / "train.py"
     entry.write_text(
-        "import torch\nfrom torchvision import models\nfrom helpers import freeze\n"
+        "import numpy as np\nimport torch\nfrom torchvision import models\nfrom helpers import freeze\n"
         "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\n"
         "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
     )
-    rules = [rule() for rule in ALL_RULES]
-    cache = Cache(tmp_path / "cache")
-    task = [Task(entry, "train.py", rules)]
-    assert "FL203" not in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+    cache = Cache(directory / "cache")
+    task = [Task(entry, "train.py", [rule() for rule in ALL_RULES])]
+    return lambda: [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+
+
+def test_a_cached_result_is_stale_once_an_imported_module_changes(tmp_path: Path) -> None:
+    helper = tmp_path / "helpers.py"
+    helper.write_text("def freeze(model):\n    model.requires_grad_(True)\n")
+    codes = _cached_codes(tmp_path)
+    assert "FL203" not in codes()
     helper.write_text("def freeze(model):\n    model.requires_grad_(False)\n")
-    assert "FL203" in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+    assert "FL203" in codes()
 
 
 def test_a_script_inside_a_package_follows_its_relative_imports(tmp_path: Path) -> None:
@@ -236,19 +243,10 @@ def test_configured_src_roots_find_the_project_packages(tmp_path: Path) -> None:
 
 
 def test_a_cached_result_is_stale_once_a_missing_module_is_created(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("")
-    entry = tmp_path / "train.py"
-    entry.write_text(
-        "import numpy as np\nimport torch\nfrom torchvision import models\nfrom helpers import freeze\n"
-        "model = models.resnet18(weights='DEFAULT')\nfreeze(model)\n"
-        "opt = torch.optim.SGD(model.parameters(), lr=1e-3)\n"
-    )
-    rules = [rule() for rule in ALL_RULES]
-    cache = Cache(tmp_path / "cache")
-    task = [Task(entry, "train.py", rules)]
-    assert "FL203" not in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+    codes = _cached_codes(tmp_path)
+    assert "FL203" not in codes()
     (tmp_path / "helpers.py").write_text("def freeze(model):\n    model.requires_grad_(False)\n")
-    assert "FL203" in [d.code for r in lint_files(task, cache=cache) for d in r.diagnostics]
+    assert "FL203" in codes()
 
 
 def test_imports_of_the_standard_library_record_no_missing_module(tmp_path: Path) -> None:
