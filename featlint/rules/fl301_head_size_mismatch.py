@@ -144,9 +144,9 @@ class HeadSizeMismatch(Rule):
         """A new layer at a timm model's head path whose input size is not what the head timm builds takes."""
         hubs = ctx.analysis.hubs
         stores = [(store, hubs.step(store.statement)) for store in ctx.analysis.facts.attribute_stores]
-        changed = [(store, model) for store, step in stores if step is not None and store.value is not None
-                   and (model := _timm_model(ctx, store, step)) is not None]
-        for store, model in changed:
+        changed = [(store, value, model) for store, step in stores if step is not None
+                   and (value := store.value) is not None and (model := _timm_model(ctx, store, step)) is not None]
+        for store, value, model in changed:
             name = string_literal(argument(model.call, 0, "model_name"))
             arch = hk.timm_architecture(name) if name is not None and _plain(ctx, model.call) else None
             receiver, _, path = ctx.code(store.target).partition(".")
@@ -154,9 +154,9 @@ class HeadSizeMismatch(Rule):
                     or path not in (arch.reset or ())):
                 continue
             if any(other is not store and found.call is model.call
-                   and not ctx.code(other.target).endswith(".requires_grad") for other, found in changed):
+                   and not ctx.code(other.target).endswith(".requires_grad") for other, _, found in changed):
                 continue  # another part of the model replaced: what reaches the head may differ
-            _, misfit = feed(archs.new_layer(store.value, store.scope), (arch.head_in,))  # type: ignore[arg-type]
+            _, misfit = feed(archs.new_layer(value, store.scope), (arch.head_in,))
             if misfit is None or misfit.received != (arch.head_in,) or misfit.layer.type != "Linear":
                 continue
             right = str(arch.head_in)
