@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from featlint.analysis import torchvision as tv
 from featlint.analysis.unknown import Unhandled
@@ -47,7 +47,18 @@ from featlint.startup.deferred import cst
 Path = tuple[str, ...]
 # A file without any of these cannot build a story (the interpreter needs a torch-family import): the
 # prefilter's tokens for every rule that reads the story.
-STORY_TOKENS = ("torch", "timm", "lightning")
+STORY_TOKENS = ("torch", "timm", "lightning", "transformers", "peft")
+
+
+@dataclasses.dataclass(frozen=True)
+class HubOrigin:
+    """Which model-hub library built a model, and what the script names: the timm architecture
+    (`create_model("resnet50")`), the transformers class (`BertForSequenceClassification`), or None when the
+    script does not write it. `adapters`: wrapped by PEFT (`get_peft_model`, `PeftModel.from_pretrained`)."""
+
+    library: str  # "timm", "transformers" or "peft"
+    name: str | None = None
+    adapters: bool = False
 
 
 @dataclasses.dataclass(eq=False)
@@ -62,7 +73,8 @@ class Model:
     wrapped: Model | None = None  # for DataParallel / DistributedDataParallel
     maybe_wrapper: bool = False  # a wrapper on some paths only (`if device_count() > 1: m = DataParallel(m)`)
     from_parameter: bool = False  # the parameter of a function that is never called in this file
-    library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub)
+    library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub, timm, transformers)
+    hub: HubOrigin | None = None  # built (or wrapped) by timm, transformers or PEFT
     home: tuple[Model, Path] | None = None  # once assigned into another model
 
     def root(self, path: Path = ()) -> tuple[Model, Path]:
@@ -163,12 +175,19 @@ class Event:
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
     module_level: bool = False  # run by the module's own statements, not inside a call to the file's functions
     assumptions: tuple[str, ...] = ()  # the decided branches it was recorded on ("`feature_extract` is True")
+    # HEAD: how the script names the new layer when `node` is not its expression (`model.fc` for
+    # `model.reset_classifier(10)`); see `named`.
+    label: str | None = None
     _located: tuple[Model, Path] | None = dataclasses.field(default=None, repr=False)
 
     def located(self) -> tuple[Model, Path] | None:
         if self._located is not None:
             return self._located
         return self.model.root(self.path) if self.model is not None else None
+
+    def named(self, code: Callable[[cst.CSTNode], str]) -> str:
+        """The event's subject as the script would write it: `label`, or the code of `node`."""
+        return self.label if self.label is not None else code(self.node)
 
     def pin(self) -> None:
         """Fix where the event sits once the story is complete (a model is not moved into another after)."""

@@ -136,7 +136,7 @@ class TrainableNotInOptimizer(Rule):
     def _report(self, ctx: FileContext, change: Event, built: Event) -> Diagnostic:
         line = ctx.where(built.node)
         if change.kind is EventKind.HEAD:
-            what = (f"`{ctx.code(change.node)}` is replaced after the optimizer on {line} was built: its new "
+            what = (f"`{change.named(ctx.code)}` is replaced after the optimizer on {line} was built: its new "
                     "parameters get gradients but are never updated")
             fix = "build the optimizer after replacing the layer"
         else:

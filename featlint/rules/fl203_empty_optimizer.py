@@ -152,11 +152,11 @@ def _advice(ctx: FileContext, story: Story, built: Event, models: list[Model]) -
             assert located is not None
             if story.frozen_at(model, located[1], built) is not None:
                 return (
-                    f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) is frozen too: freeze the backbone "
-                    f"before replacing it, or call `{ctx.code(head.node)}.requires_grad_(True)` after the freeze"
+                    f"the new `{head.named(ctx.code)}` ({ctx.where(head.node)}) is frozen too: freeze the backbone "
+                    f"before replacing it, or call `{head.named(ctx.code)}.requires_grad_(True)` after the freeze"
                 )
             return (
-                f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) trains but is not given to this "
+                f"the new `{head.named(ctx.code)}` ({ctx.where(head.node)}) trains but is not given to this "
                 f"optimizer: pass its parameters, or filter the model's on `requires_grad`"
             )
     return (
