@@ -138,7 +138,7 @@ class FrozenParamsInOptimizer(Rule):
             elif not event.partial and covers(event_path, path):
                 frozen = None  # everything it holds was re-enabled
             elif event.value is None:
-                return None
+                frozen = None  # set to a value featlint cannot tell: only a later freeze counts
         escaped = any(
             frozen is not None and frozen.order < e.order < built.order for e in story.on(model, [EventKind.ESCAPE])
         )
