@@ -35,6 +35,7 @@ _ADAPTER_SWITCHES = frozenset({"add_adapter", "load_adapter", "set_adapter", "en
                                "disable_adapter_layers", "delete_adapter"})
 # PEFT-model methods returning the model they are called on (merged, or with the adapters removed).
 _UNWRAPPING = frozenset({"merge_and_unload", "unload", "get_base_model"})
+_HUB_METHODS = _ADAPTER_SWITCHES | _UNWRAPPING | {"reset_classifier", "get_classifier"}
 
 
 class HubCalls(Recorder):
@@ -111,14 +112,28 @@ class HubCalls(Recorder):
         self._event(EventKind.BUILD, call, frame, Ref(model))
         return Ref(model)
 
-    @staticmethod
-    def _hf_attribute(owner: Ref, attr: str) -> Ref | None:
+    def _hf_attribute(self, owner: Ref, attr: str) -> Ref | None:
         """`model.base_model` is the backbone attribute the class names (`bert`, `vit`): the same module."""
-        hub = owner.model.hub
-        if owner.path or hub is None or hub.library != "transformers" or hub.adapters or attr != "base_model":
+        if attr != "base_model":
+            return None
+        model = owner.model if not owner.path else self._hub_model_at(owner)
+        hub = model.hub if model is not None else None
+        if model is None or hub is None or hub.library != "transformers" or hub.adapters:
             return None
         known = hk.hf_classifier(hub.name) if hub.name else None
-        return Ref(owner.model, (known.backbone,)) if known is not None and known.backbone else None
+        return Ref(model, (known.backbone,)) if known is not None and known.backbone else None
+
+    def _hub_model_at(self, ref: Ref) -> Model | None:
+        """The hub model stored at `ref` inside another model (`self.backbone = timm.create_model(...)`)."""
+        if not ref.path or ref.partial:
+            return ref.model if not ref.path and ref.model.hub is not None else None
+        where = ref.model.root(ref.path)
+        for model in self.models:
+            if model.hub is not None and model.home is not None:
+                root, path = model.root()
+                if root is where[0] and path == where[1]:
+                    return model
+        return None
 
     # --- PEFT ---------------------------------------------------------------------------------------
     def _peft_call(self, call: cst.Call, parts: list[str], args: list[object], frame: Frame) -> object:
@@ -143,8 +158,9 @@ class HubCalls(Recorder):
         _, base = self._arg(call, args, 0, "model")
         if isinstance(base, Ref) and base.model.wrapped is None:
             ref = base
-            if adapters and base.model.hub is not None and not base.path:
-                base.model.hub = HubOrigin(base.model.hub.library, base.model.hub.name, adapters=True)
+            if adapters and not base.path:
+                known = base.model.hub or HubOrigin("peft")
+                base.model.hub = HubOrigin(known.library, known.name, adapters=True)
         else:
             ref = Ref(self._model(call, library=True, hub=HubOrigin("peft", None, adapters=adapters)))
         self._event(EventKind.FREEZE, call, frame, Ref(ref.model, ref.path), value=False if trainable is False else None)
@@ -160,9 +176,15 @@ class HubCalls(Recorder):
 
     def _hub_method(self, call: cst.Call, ref: Ref, method: str, args: list[object], frame: Frame) -> object:
         """A method of a timm or PEFT model the story knows; UNHANDLED for the others."""
-        hub = ref.model.hub
-        if hub is None or ref.path:
+        if method not in _HUB_METHODS:
             return UNHANDLED
+        if ref.path or ref.model.hub is None:
+            inner = self._hub_model_at(ref)
+            if inner is None:
+                return UNHANDLED
+            ref = Ref(inner)
+        hub = ref.model.hub
+        assert hub is not None
         if hub.adapters:
             handled = self._peft_method(call, ref, method, frame)
             if handled is not UNHANDLED:

@@ -125,10 +125,9 @@ class Methods(Recorder):
     ) -> object:
         if ref.model.wrapped is not None and method != "load_state_dict":
             ref = Ref(ref.model.wrapped, ref.path, ref.partial)
-        if ref.model.hub is not None:
-            handled = self._hub_method(call, ref, method, args, frame)
-            if handled is not UNHANDLED:
-                return handled
+        handled = self._hub_method(call, ref, method, args, frame)
+        if handled is not UNHANDLED:
+            return handled
         if method in ("parameters", "named_parameters"):
             params = Params(ref.model, ref.path, partial=ref.partial, node=call)
             return ParamsValue(params, generator=True, named=method == "named_parameters")
