@@ -57,7 +57,7 @@ Target = tuple[Unit, "cst.FunctionDef | cst.ClassDef"]  # a function or class an
 _UNITS: OrderedDict[tuple[str, int, int], tuple[Unit | None, str | None]] = OrderedDict()
 # A module whose text has none of these records nothing in a story: it is not parsed (its calls are escapes).
 # A package's `__init__.py` is parsed anyway, for its re-exports.
-_STORY_WORDS = (b"torch", b"timm", b"lightning", b"requires_grad", b"parameters", b".train(", b".eval(")
+_STORY_WORDS = (b"torch", b"timm", b"lightning", b"transformers", b"peft", b"requires_grad", b"parameters", b".train(", b".eval(")
 
 
 def _load(path: Path) -> tuple[Unit | None, str | None]:

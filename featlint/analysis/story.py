@@ -7,7 +7,8 @@ assignments, aliases, `self.<attr>`, tuple unpacking, and calls to the file's ow
 records an ordered list of :class:`Event`. Rules are short queries over that list.
 
 What is tracked
-  * models: built by a torchvision builder (`resnet50(...)`, `get_model("resnet50")`, `torch.hub.load`),
+  * models: built by a torchvision builder (`resnet50(...)`, `get_model("resnet50")`, `torch.hub.load`), by
+    timm or transformers, or wrapped by PEFT (:mod:`.story_interpreter.hub_calls`),
     an instance of the file's own `nn.Module` class, an `nn.Sequential` of models, a DataParallel/DDP
     wrapper, or a parameter of a function that is never called in the file (an unknown model);
   * submodules as paths inside a model (`model.classifier[6]` is ``("classifier", "6")``); a model assigned
