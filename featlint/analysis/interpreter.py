@@ -22,6 +22,7 @@ from featlint.analysis.story_interpreter.expressions import Expressions
 from featlint.analysis.story_interpreter.hub_calls import HubCalls
 from featlint.analysis.story_interpreter.invocations import Invocations
 from featlint.analysis.story_interpreter.library_calls import LibraryCalls
+from featlint.analysis.story_interpreter.lightning import LightningCalls
 from featlint.analysis.story_interpreter.methods import Methods
 from featlint.analysis.story_interpreter.statements import Statements
 from featlint.analysis.values import ValueAnalyzer
@@ -30,7 +31,9 @@ from featlint.startup.deferred import cst
 _TORCH_ROOTS = ("torch", "torchvision", "timm", "lightning", "pytorch_lightning", "transformers", "peft")
 
 
-class Interpreter(Statements, Branches, Assignments, Expressions, Methods, LibraryCalls, HubCalls, Invocations):
+class Interpreter(
+    Statements, Branches, Assignments, Expressions, Methods, LibraryCalls, HubCalls, LightningCalls, Invocations,
+):
     """One interpretation of one file; each base class is one concern (see the package's docstring)."""
 
     def run(self) -> Story:

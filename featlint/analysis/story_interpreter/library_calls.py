@@ -12,6 +12,7 @@ from featlint.analysis import calls
 from featlint.analysis.story import EventKind, Group, Optimizer, Params
 from featlint.analysis.story_interpreter.frame import Frame
 from featlint.analysis.story_interpreter.hub_calls import HUB_LIBRARIES
+from featlint.analysis.story_interpreter.lightning import is_trainer
 from featlint.analysis.story_interpreter.recorder import Recorder, code_mentions
 from featlint.analysis.story_interpreter.values import (
     UNHANDLED,
@@ -20,6 +21,7 @@ from featlint.analysis.story_interpreter.values import (
     DictValue,
     Enumerated,
     Layer,
+    LightningTrainer,
     ModuleIter,
     MultiParams,
     ParamList,
@@ -69,6 +71,9 @@ class LibraryCalls(Recorder):
             )
             self._event(EventKind.BUILD, call, frame, Ref(model))
             return Ref(model)
+        if is_trainer(name):
+            self._escape(call, args, frame)
+            return LightningTrainer(call)
         if name.startswith(HUB_LIBRARIES):
             handled = self._hub_call(call, name, args, frame)
             if handled is not UNHANDLED:

@@ -16,6 +16,7 @@ from featlint.analysis.story_interpreter.values import (
     UNHANDLED,
     FunctionRef,
     Layer,
+    LightningTrainer,
     ModuleIter,
     ModuleVar,
     ParamList,
@@ -43,6 +44,9 @@ class Methods(Recorder):
     ) -> object:
         if isinstance(receiver, Ref):
             return self._model_method(call, receiver, method, args, frame, discarded)
+        if isinstance(receiver, LightningTrainer) and method == "fit":
+            self._fit(call, args, frame)
+            return None
         if isinstance(receiver, Optimizer):
             if method == "add_param_group" and args:
                 group = self._groups(call.args[0].value, args[0], None, call, frame)
