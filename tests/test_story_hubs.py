@@ -185,3 +185,18 @@ def test_a_timm_model_inside_the_users_module_keeps_its_head_methods() -> None:
     head = _story(source).of(EventKind.HEAD)[-1]
     assert (head.located()[1], head.label) == (("backbone", "fc"), "self.backbone.fc")  # type: ignore[index]
     assert _codes(source) == []
+
+
+def test_a_family_replacing_a_whole_head_module_gets_it_whole() -> None:
+    # LeViT's classifiers are `head.linear` and `head_dist.linear`; its reset_classifier replaces `head` and
+    # `head_dist` whole, and which of the two get_classifier returns is not claimed.
+    story = _story("""\
+        import timm
+        m = timm.create_model("levit_128", pretrained=True)
+        m.reset_classifier(10)
+        c = timm.create_model("caformer_b36", pretrained=True)
+        c.get_classifier().requires_grad_(False)
+    """)
+    assert [_located(e) for e in story.of(EventKind.HEAD)] == [("head",), ("head_dist",)]
+    accessor = story.of(EventKind.FREEZE)[0]
+    assert (_located(accessor), accessor.partial) == (("head", "fc"), True)

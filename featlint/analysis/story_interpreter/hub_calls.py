@@ -67,7 +67,11 @@ class HubCalls(Recorder):
     def _timm_method(self, call: cst.Call, ref: Ref, method: str, args: list[object], frame: Frame) -> object:
         if method == "get_classifier":
             heads = self._timm_heads(ref.model)
-            return Ref(ref.model, heads[0]) if heads is not None and len(heads) == 1 else Ref(ref.model, (), True)
+            if heads is None or len(heads) != 1:
+                return Ref(ref.model, (), partial=True)
+            # Where the family replaces a whole module around the classifier, which of the two the accessor
+            # returns is not known: part of that module.
+            return Ref(ref.model, heads[0], partial=heads != self._timm_heads(ref.model, whole=False))
         if method != "reset_classifier":
             return UNHANDLED
         _, classes = self._arg(call, args, 0, "num_classes")
@@ -86,15 +90,24 @@ class HubCalls(Recorder):
         return None
 
     @staticmethod
-    def _timm_heads(model: Model) -> list[Path] | None:
-        """Where the architecture's classifier sits (`fc`, `head.fc`; distilled models have two); None when
-        the architecture is not written or unknown."""
+    def _timm_heads(model: Model, whole: bool = True) -> list[Path] | None:
+        """The modules `reset_classifier` puts in (`fc`, `head.fc`; distilled models have two): the
+        architecture's classifier, or the module around it that its family's `reset_classifier` replaces whole
+        (a MetaFormer MLP head, a LeViT `head`; only the classifier itself unless `whole`); None when the
+        architecture is not written or unknown."""
         name = model.hub.name if model.hub is not None and model.hub.library == "timm" else None
         architecture = hk.timm_architecture(name) if name else None
         if architecture is None or architecture.head is None:
             return None
         heads = (architecture.head,) if isinstance(architecture.head, str) else architecture.head
-        return [tuple(head.split(".")) for head in heads]
+        replaced = [tuple(path.split(".")) for path in architecture.reset or ()] if whole else []
+        found: list[Path] = []
+        for head in heads:
+            path = tuple(head.split("."))
+            path = next((outer for outer in replaced if path[: len(outer)] == outer), path)
+            if path not in found:
+                found.append(path)
+        return found
 
     # --- transformers -------------------------------------------------------------------------------
     def _transformers_call(self, call: cst.Call, parts: list[str], args: list[object], frame: Frame) -> object:
