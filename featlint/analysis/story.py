@@ -21,8 +21,9 @@ What is tracked
 
 Order
   Events are numbered in execution order; a call to one of the file's functions records the callee's events
-  at the call. A statement inside a loop also runs after the statements that follow it in the loop body
-  (next iteration): :meth:`Story.happens_after` knows this.
+  at the call; a Lightning `trainer.fit(module)` records the module's `configure_optimizers` at the `fit`. A
+  statement inside a loop also runs after the statements that follow it in the loop body (next iteration):
+  :meth:`Story.happens_after` knows this.
 
 What it gives up on (precision first)
   Branches are both interpreted, and events inside them are marked conditional; a name bound differently by
