@@ -130,7 +130,7 @@ def test_transformers_optimizers_are_optimizers() -> None:
 
 _PEFT = """\
     import torch
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForSequenceClassification
     m = AutoModelForSequenceClassification.from_pretrained("roberta-base", num_labels=3)
     {wrap}
@@ -155,6 +155,9 @@ _PEFT = """\
          "filter(lambda p: p.requires_grad, m.parameters())", [(7, "FL203")]),
         ("m = PeftModel.from_pretrained(m, 'adapter', is_trainable=True)", "",
          "filter(lambda p: p.requires_grad, m.parameters())", []),
+        # AutoPeftModel loads the base itself: the same
+        ("m = AutoPeftModelForSequenceClassification.from_pretrained('adapter')", "",
+         "filter(lambda p: p.requires_grad, m.parameters())", [(7, "FL203")]),
         # a wrapped model whose base featlint does not see is still a model
         ("m = get_peft_model(load(), LoraConfig(r=8))", "m.requires_grad_(False)",
          "filter(lambda p: p.requires_grad, m.parameters())", [(7, "FL203")]),

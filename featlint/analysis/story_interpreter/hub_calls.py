@@ -153,7 +153,7 @@ class HubCalls(Recorder):
         last = parts[-1]
         if last == "get_peft_model":
             return self._wrap(call, args, frame, trainable=True)
-        if last == "from_pretrained" and len(parts) >= 2 and parts[-2].startswith("PeftModel"):
+        if last == "from_pretrained" and len(parts) >= 2 and parts[-2].startswith(("PeftModel", "AutoPeftModel")):
             flag = calls.keyword(call, "is_trainable")
             trainable = calls.bool_literal(flag.value) if flag is not None else False
             return self._wrap(call, args, frame, trainable=trainable)
