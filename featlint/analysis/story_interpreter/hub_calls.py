@@ -8,13 +8,16 @@
   the class's knowledge names; `transformers.AdamW`/`Adafactor` are optimizers like torch's.
 * PEFT: `get_peft_model(model, cfg)` and `PeftModel.from_pretrained(model, ..., is_trainable=True)` return
   the same model with adapters, PEFT having set `requires_grad` itself (the base frozen, adapters and
-  `modules_to_save` trainable): recorded as a change of unknown extent, so that no earlier freeze of the
-  user's decides what trains any more, and the documented `AdamW(peft_model.parameters())` is not a frozen
-  backbone handed to the optimizer. Without `is_trainable=True`, `PeftModel.from_pretrained` freezes
-  everything (inference mode). Freezes the user writes after wrapping are the user's, as on any model.
+  `modules_to_save` trainable): recorded as a whole-model `requires_grad` change of unknown value, so that
+  no earlier freeze of the user's decides what trains any more, and the documented
+  `AdamW(peft_model.parameters())` is not a frozen backbone handed to the optimizer. Without
+  `is_trainable=True`, `PeftModel.from_pretrained` (and `AutoPeftModel...`) freezes everything (inference
+  mode); `prepare_model_for_kbit_training` is a change of unknown value too. Freezes the user writes after
+  wrapping are the user's, as on any model. A base featlint cannot see still gives a (library) model.
 
-Where featlint cannot tell (an architecture chosen at run time, an unknown `n`), the head is "some part of
-the model" (a partial path at the root) and nothing is claimed about whether it holds parameters.
+Where featlint cannot tell, it claims nothing: with the architecture chosen at run time the head is "some
+part of the model" (a partial path at its root); with `n` unknown, `reset_classifier(n)` is a `requires_grad`
+change of unknown value at the head (a new Linear, or an Identity for 0).
 """
 
 from __future__ import annotations
