@@ -72,7 +72,7 @@ class HubCalls(Recorder):
             heads = self._timm_heads(ref.model)
             if heads is None or len(heads) != 1:
                 return Ref(ref.model, (), partial=True)
-            # Where the family replaces a whole module around the classifier, which of the two the accessor
+            # Where the architecture's reset_classifier replaces a whole module around the classifier, which of the two the accessor
             # returns is not known: part of that module.
             return Ref(ref.model, heads[0], partial=heads != self._timm_heads(ref.model, whole=False))
         if method != "reset_classifier":
@@ -95,7 +95,7 @@ class HubCalls(Recorder):
     @staticmethod
     def _timm_heads(model: Model, whole: bool = True) -> list[Path] | None:
         """The modules `reset_classifier` puts in (`fc`, `head.fc`; distilled models have two): the
-        architecture's classifier, or the module around it that its family's `reset_classifier` replaces whole
+        architecture's classifier, or the module around it that its `reset_classifier` replaces whole
         (a MetaFormer MLP head, a LeViT `head`; only the classifier itself unless `whole`); None when the
         architecture is not written or unknown."""
         name = model.hub.name if model.hub is not None and model.hub.library == "timm" else None
