@@ -72,8 +72,8 @@ class HubCalls(Recorder):
             heads = self._timm_heads(ref.model)
             if heads is None or len(heads) != 1:
                 return Ref(ref.model, (), partial=True)
-            # Where the architecture's reset_classifier replaces a whole module around the classifier, which of the two the accessor
-            # returns is not known: part of that module.
+            # Where the architecture's reset_classifier replaces a whole module around the classifier,
+            # which of the two the accessor returns is not known: part of that module.
             return Ref(ref.model, heads[0], partial=heads != self._timm_heads(ref.model, whole=False))
         if method != "reset_classifier":
             return UNHANDLED
