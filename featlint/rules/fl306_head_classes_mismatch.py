@@ -6,23 +6,12 @@ from collections.abc import Iterator
 from featlint.analysis import FileAnalysis
 from featlint.analysis import torchvision as tv
 from featlint.analysis.architectures import Assignment, NewLayer, covers
-from featlint.analysis.calls import keyword
-from featlint.analysis.datasets import class_count, dataset_name
-from featlint.analysis.scopes import Scope
+from featlint.analysis.class_counts import declared_classes
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 
-# Names under which scripts declare how many classes they have.
-CLASS_COUNT_NAMES = frozenset({
-    "num_classes", "NUM_CLASSES", "n_classes", "N_CLASSES", "nb_classes", "NB_CLASSES", "num_class", "NUM_CLASS",
-})
-# Names under which scripts list their classes (`classes = ("plane", "car", ...)`).
-CLASS_LIST_NAMES = frozenset({"classes", "CLASSES", "class_names", "CLASS_NAMES"})
-# Text that shows the targets of a data set being remapped or subset (two classes picked out of CIFAR10):
-# the data set's own class count is then not what the head needs.
-_RELABELLING = (".targets", ".labels", "Subset", "target_transform", "class_to_idx")
 CROSS_ENTROPY = frozenset({"CrossEntropyLoss", "cross_entropy"})
 # Layers after the last Linear/Conv2d of a head that keep the number of outputs.
 _KEEPS_OUTPUTS = frozenset({
@@ -73,14 +62,6 @@ def losses(analysis: FileAnalysis) -> dict[str, cst.Call]:
         if loss:
             found.setdefault(short, site.node)
     return found
-
-
-@dataclasses.dataclass(frozen=True)
-class _Declared:
-    count: int
-    node: cst.CSTNode
-    label: str
-    name: str | None = None  # the constant, for the fix hint
 
 
 class HeadClassesMismatch(Rule):
@@ -191,7 +172,7 @@ class HeadClassesMismatch(Rule):
                     f"learns; use `nn.BCEWithLogitsLoss()` with one output, or two outputs",
                 )
             return
-        declared = _declared(ctx.analysis, ctx.source)
+        declared = declared_classes(ctx.analysis, ctx.source)
         if declared is None or any(out is not None and out.out_size == declared.count for _, out in outputs):
             return
         for head, out in outputs:
@@ -209,84 +190,3 @@ class HeadClassesMismatch(Rule):
                 f"`{ctx.code(head.assignment.target)}` outputs {size} classes but the script declares {count} "
                 f"({declared.label}, {ctx.where(declared.node)}): {effect}; size the head with {hint}",
             )
-
-
-def _declared(analysis: FileAnalysis, source: str) -> _Declared | None:
-    """The number of classes every declaration of the file agrees on; None when any is unknown or they differ."""
-    found: list[_Declared] = []
-    for scope in analysis.facts.scopes.values():
-        # The scope's own order (the order of the source), not a set's: the message cites the first declaration,
-        # and a set's order changes with the process's hash seed.
-        for name in [n for n in scope.bindings if n in CLASS_COUNT_NAMES or n in CLASS_LIST_NAMES]:
-            listed = name in CLASS_LIST_NAMES
-            for binding in scope.bindings[name]:
-                if binding.kind == "param":
-                    continue  # plumbing: the value comes from the caller
-                plain = binding.kind == "assign" and not binding.element
-                count = (_listed(analysis, binding.value, binding.scope) if listed else
-                         _count(analysis, binding.value, binding.scope)) if plain else None
-                if count is None:
-                    return None
-                label, hint = (f"the {count} names in `{name}`", f"len({name})") if listed else (f"`{name}`", name)
-                found.append(_Declared(count, binding.node, label, hint))
-    for site in analysis.facts.calls:
-        given = keyword(site.node, "num_classes")
-        if given is None:
-            continue
-        count = _count(analysis, given.value, site.scope)
-        if count == 0:
-            continue  # `timm.create_model(..., num_classes=0)`: no classifier at all, a feature extractor
-        if count is None:
-            return None
-        callee = analysis.names.call_name(site.node, site.scope)
-        found.append(_Declared(count, given, f"`num_classes=` of `{(callee or 'a call').rsplit('.', 1)[-1]}`"))
-    if not any(word in source for word in _RELABELLING):
-        found.extend(_datasets(analysis))
-    counts = {declared.count for declared in found}
-    return found[0] if len(counts) == 1 else None
-
-
-def _datasets(analysis: FileAnalysis) -> list[_Declared]:
-    """The torchvision data sets the file builds, with their class counts; none at all when one of them has
-    classes featlint cannot tell (an ImageFolder): the head may be meant for that one."""
-    found = []
-    for site in analysis.facts.calls:
-        name = dataset_name(analysis.names, site.node, site.scope)
-        if name is None or keyword(site.node, "num_classes") is not None:
-            continue  # not a data set, or FakeData(num_classes=...), a declaration of its own
-        count = class_count(analysis.names, site.node, site.scope)
-        if count is None:
-            return []
-        found.append(_Declared(count, site.node, f"`{name}` has {count} classes"))
-    return found
-
-
-def _count(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
-    """A literal count: an integer (or a constant), `len()` of a literal list (or a name bound once to one),
-    or `len(<torchvision data set>.classes)`."""
-    if expr is None:
-        return None
-    if isinstance(expr, cst.Call) and analysis.names.call_name(expr, scope) == "builtins.len" and len(expr.args) == 1:
-        return _listed(analysis, expr.args[0].value, scope)
-    if isinstance(expr, cst.Name):
-        bindings = scope.lookup(expr.value)
-        if len(bindings) == 1 and bindings[0].kind == "assign" and not bindings[0].element:
-            return _count(analysis, bindings[0].value, bindings[0].scope)
-        return None
-    return analysis.architectures.size(expr, scope)
-
-
-def _listed(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
-    """How many classes a sequence names: a literal list or tuple (or a name bound once to one), or the
-    `.classes` (or `.class_to_idx`) of a torchvision data set whose classes are known
-    (`datasets.CIFAR10(...).classes`)."""
-    if expr is None:
-        return None
-    value = analysis.inputs.constant(expr, scope)
-    if isinstance(value, (cst.List, cst.Tuple)) and all(isinstance(e, cst.Element) for e in value.elements):
-        return len(value.elements)
-    if isinstance(value, cst.Attribute) and value.attr.value in ("classes", "class_to_idx"):
-        built = analysis.inputs.constant(value.value, scope)
-        if isinstance(built, cst.Call):
-            return class_count(analysis.names, built, scope)
-    return None
