@@ -43,8 +43,11 @@ class Declared:
     name: str | None = None  # the constant, for the fix hint
 
 
-def declared_classes(analysis: FileAnalysis, source: str) -> Declared | None:
-    """The number of classes every declaration of the file agrees on; None when any is unknown or they differ."""
+def declared_classes(analysis: FileAnalysis, source: str, sizing: frozenset[int] = frozenset()) -> Declared | None:
+    """The number of classes every declaration of the file agrees on; None when any is unknown or they differ.
+
+    `sizing`: the ids of `num_classes=` arguments that size the very heads being checked (timm's
+    `create_model(..., num_classes=N)`), which are not a declaration to check them against."""
     found: list[Declared] = []
     for scope in analysis.facts.scopes.values():
         # The scope's own order (the order of the source), not a set's: the message cites the first declaration,
@@ -63,7 +66,7 @@ def declared_classes(analysis: FileAnalysis, source: str) -> Declared | None:
                 found.append(Declared(count, binding.node, label, hint))
     for site in analysis.facts.calls:
         given = keyword(site.node, "num_classes")
-        if given is None:
+        if given is None or id(given) in sizing:
             continue
         count = count_of(analysis, given.value, site.scope)
         if count == 0:

@@ -1,17 +1,23 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 
 from featlint.analysis import FileAnalysis
 from featlint.analysis import torchvision as tv
 from featlint.analysis.architectures import Assignment, NewLayer, covers
-from featlint.analysis.class_counts import declared_classes
+from featlint.analysis.calls import argument, keyword
+from featlint.analysis.class_counts import count_of, declared_classes
+from featlint.analysis.hubs import HubKind
+from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 
+# A head put in by hand (`model.head = nn.Linear(...)`): then it, not `num_classes=`, sizes a timm model's output.
+_HEAD_ASSIGNED = re.compile(r"\.(head|fc|classifier|last_linear|head\.fc)\s*=[^=]")
 CROSS_ENTROPY = frozenset({"CrossEntropyLoss", "cross_entropy"})
 # Layers after the last Linear/Conv2d of a head that keep the number of outputs.
 _KEEPS_OUTPUTS = frozenset({
@@ -78,6 +84,11 @@ class HeadClassesMismatch(Rule):
     silent, and a data set's own count is not used when the file remaps or subsets its targets
     (`.targets`, `Subset`, `target_transform`).
 
+    The same comparison covers timm heads sized by `timm.create_model(..., num_classes=N)` or
+    `model.reset_classifier(N)` on a model the file creates (the `num_classes=` that sizes the head is then
+    not a declaration); a `create_model` head is left alone when the file resets the classifier or puts a
+    head in by hand, which decides instead.
+
     It also reports a one-output head trained with `CrossEntropyLoss` / `F.cross_entropy` when the file
     uses no other loss.
 
@@ -127,6 +138,10 @@ class HeadClassesMismatch(Rule):
         "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 10)\n",
         "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.MNIST('data')\n"
         "n_classes = len(train.classes)\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 100)\n",
+        "import timm\nfrom torchvision import datasets\ntrain = datasets.CIFAR100('data')\n"
+        "m = timm.create_model('resnet50', pretrained=True, num_classes=10)\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\nm = timm.create_model('vit_base_patch16_224', pretrained=True)\n"
+        "m.reset_classifier(2)\n",
     )
     silent = (
         "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.CIFAR10('data')\n"
@@ -153,11 +168,21 @@ class HeadClassesMismatch(Rule):
         "    m.fc = nn.Linear(512, num_classes)\n    return m\nm = build()\nm.fc = nn.Linear(512, 2)\n",
         "import torch.nn as nn\nfrom torchvision import models\nNUM_CLASSES = 10\na = models.resnet18(weights='DEFAULT')\n"
         "a.fc = nn.Linear(512, NUM_CLASSES)\nb = models.resnet18(weights='DEFAULT')\nb.fc = nn.Linear(512, 1)\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\n"
+        "m = timm.create_model('resnet50', pretrained=True, num_classes=len(CLASSES))\n",
+        "import timm\nfrom torchvision import datasets\ntrain = datasets.CIFAR10('data')\n"
+        "teacher = timm.create_model('resnet50', pretrained=True, num_classes=1000)\n"
+        "student = timm.create_model('resnet18', pretrained=True, num_classes=10)\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\nm = timm.create_model('resnet50', pretrained=True, num_classes=2)\n"
+        "m.reset_classifier(len(CLASSES))\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\nclass Net:\n    def __init__(self):\n"
+        "        self.body = timm.create_model('resnet50', pretrained=True)\n        self.body.reset_classifier(2)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         heads = new_heads(ctx.analysis)
-        if not heads:
+        timm = timm_heads(ctx.analysis, ctx.source) if "timm" in ctx.source else []
+        if not heads and not timm:
             return
         outputs = [(head, head.output()) for head in heads]
         used = losses(ctx.analysis)
@@ -172,13 +197,16 @@ class HeadClassesMismatch(Rule):
                     f"learns; use `nn.BCEWithLogitsLoss()` with one output, or two outputs",
                 )
             return
-        declared = declared_classes(ctx.analysis, ctx.source)
-        if declared is None or any(out is not None and out.out_size == declared.count for _, out in outputs):
+        declared = declared_classes(ctx.analysis, ctx.source, sizing=frozenset(id(h.node) for h in timm))
+        sizes = {out.out_size for _, out in outputs if out is not None} | {h.size for h in timm}
+        if declared is None or declared.count in sizes:
             return
-        for head, out in outputs:
-            if out is None or out.out_size in (None, 1):  # one output: a binary task, or the case above
+        sized = [(ctx.code(head.assignment.target), out.out_size, out.node) for head, out in outputs if out is not None]
+        sized += [(h.what, h.size, h.node) for h in timm if h.reported]
+        for what, size, node in sized:
+            if size in (None, 1):  # one output: a binary task, or the case above
                 continue
-            size, count = out.out_size, declared.count
+            count = declared.count
             hint = f"`{declared.name}`" if declared.name else str(count)
             effect = (
                 f"any target >= {size} raises `IndexError: Target {size} is out of bounds` (a device-side assert "
@@ -186,7 +214,49 @@ class HeadClassesMismatch(Rule):
                 f"{size - count} outputs stand for classes that do not exist, and the model can predict them"
             )
             yield ctx.report(
-                self, out.node,
-                f"`{ctx.code(head.assignment.target)}` outputs {size} classes but the script declares {count} "
+                self, node,
+                f"`{what}` outputs {size} classes but the script declares {count} "
                 f"({declared.label}, {ctx.where(declared.node)}): {effect}; size the head with {hint}",
             )
+
+
+@dataclasses.dataclass(frozen=True)
+class TimmHead:
+    """A timm head sized by `timm.create_model(..., num_classes=N)` or `model.reset_classifier(N)`."""
+
+    node: cst.CSTNode  # the size argument
+    size: int | None
+    what: str  # how the message names it
+    reported: bool  # the model it sizes is known, and no later head replaces it
+
+
+def timm_heads(analysis: FileAnalysis, source: str) -> list[TimmHead]:
+    """The heads `timm.create_model(num_classes=N)` and `reset_classifier(N)` build. A `create_model` head is
+    reported only when the file resets no classifier and assigns no head by hand (which then decides);
+    a reset only when it is called on a timm model the file creates."""
+    hubs = analysis.hubs
+    resets = [site for site in analysis.facts.calls
+              if isinstance(site.node.func, cst.Attribute) and site.node.func.attr.value == "reset_classifier"]
+    by_hand = _HEAD_ASSIGNED.search(source) is not None
+    found = []
+    for obj in hubs.objects:
+        given = keyword(obj.call, "num_classes") if obj.kind is HubKind.TIMM_MODEL else None
+        if given is not None:
+            size = count_of(analysis, given.value, _scope(analysis, obj.call))
+            found.append(TimmHead(given, size, f"timm.create_model(..., num_classes={size})",
+                                  not resets and not by_hand and keyword(obj.call, "features_only") is None))
+    for site in resets:
+        given = argument(site.node, 0, "num_classes")
+        step = hubs.step(site.node)
+        if given is None or step is None:
+            continue
+        model = hubs.object_of(site.node.func.value, site.scope, step)  # type: ignore[attr-defined]
+        size = count_of(analysis, given, site.scope)
+        node = next(arg for arg in site.node.args if arg.value is given)
+        found.append(TimmHead(node, size, f"{analysis.module.code_for_node(site.node.func)}({size})",
+                              model is not None and model.kind is HubKind.TIMM_MODEL and len(resets) == 1))
+    return found
+
+
+def _scope(analysis: FileAnalysis, call: cst.Call) -> Scope:
+    return next(site.scope for site in analysis.facts.calls if site.node is call)
