@@ -40,12 +40,19 @@ class HubKind(enum.Enum):
 @dataclasses.dataclass(frozen=True)
 class Step:
     """Where a statement sits: its rank in source order, the function (or module) whose body holds it, and
-    whether it runs only on some paths (a branch) or repeatedly (a loop)."""
+    whether it runs only on some paths (a branch) or repeatedly (a loop). `arms`: the arms of the branches
+    around it in its function, outermost first (an `if`'s body and its `else` are different arms)."""
 
     order: int
     owner: cst.CSTNode
     branch: bool
     loop: bool
+    arms: tuple[int, ...] = ()
+
+    def sees(self, binding: Step) -> bool:
+        """Whether a binding made at `binding` is certainly in force here, as far as branches go: it is in
+        no branch, or in an arm that holds this statement too (not the `if` body when this is its `else`)."""
+        return self.arms[:len(binding.arms)] == binding.arms
 
 
 @dataclasses.dataclass(eq=False)
@@ -70,7 +77,7 @@ class Hubs:
         self._steps: dict[int, Step] = {}
         self._discarded: set[int] = set()
         self._count = 0
-        self._walk(module, module, branch=False, loop=False)
+        self._walk(module, module, branch=False, loop=False, arms=())
         self._objects: dict[int, HubObject | None] = {}
         self.objects: list[HubObject] = []
         for site in facts.calls:
@@ -79,19 +86,20 @@ class Hubs:
                 self.objects.append(found)
 
     # --- order ----------------------------------------------------------------------------------------
-    def _walk(self, node: cst.CSTNode, owner: cst.CSTNode, *, branch: bool, loop: bool) -> None:
+    def _walk(self, node: cst.CSTNode, owner: cst.CSTNode, *, branch: bool, loop: bool, arms: tuple[int, ...]) -> None:
         kind = type(node).__name__
         if isinstance(node, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
             self._count += 1
-        self._steps[id(node)] = Step(self._count, owner, branch, loop)
+        self._steps[id(node)] = Step(self._count, owner, branch, loop, arms)
         if isinstance(node, cst.Expr) and isinstance(node.value, cst.Call):
             self._discarded.add(id(node.value))
         if kind in _SCOPES:
-            owner, branch, loop = node, False, False
-        branch = branch or kind in _BRANCHES
+            owner, branch, loop, arms = node, False, False, ()
+        forks = kind in _BRANCHES
+        branch = branch or forks
         loop = loop or kind in _LOOPS
         for child in child_nodes(node):
-            self._walk(child, owner, branch=branch, loop=loop)
+            self._walk(child, owner, branch=branch, loop=loop, arms=(*arms, id(child)) if forks else arms)
 
     def step(self, node: cst.CSTNode) -> Step | None:
         return self._steps.get(id(node))
@@ -144,7 +152,7 @@ class Hubs:
         if not before:
             return None
         step, binding = max(before, key=lambda pair: pair[0].order)
-        return None if step.branch and not at.branch else binding
+        return binding if at.sees(step) else None
 
     def created_by(self, call: cst.Call, scope: Scope) -> HubObject | None:
         if id(call) in self._objects:

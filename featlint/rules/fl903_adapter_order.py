@@ -69,6 +69,8 @@ class AdapterOrder(Rule):
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\nmodel = get_peft_model(model, cfg)\n",
         "import peft\nm = peft.get_peft_model(base, cfg)\nm.base_model.requires_grad_(False)\n",
         "import peft\nm = peft.get_peft_model(base, cfg)\nfor p in m.parameters():\n    p.requires_grad = False\n",
+        "import peft\ndef build(enc, cfg, lora):\n    if lora:\n        enc = peft.get_peft_model(enc, cfg)\n"
+        "        enc.requires_grad_(False)\n    return enc\n",
     )
     silent = (
         "import peft\nbase.requires_grad_(False)\nm = peft.get_peft_model(base, cfg)\n",
@@ -84,6 +86,9 @@ class AdapterOrder(Rule):
         "model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\nmodel = get_peft_model(model, cfg)\n"
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\n",
+        # The freeze is on the other arm of the branch that wraps: the model it freezes was never wrapped.
+        "import peft\ndef build(enc, cfg, train_encoder):\n    if train_encoder:\n"
+        "        enc = peft.get_peft_model(enc, cfg)\n    else:\n        enc.requires_grad_(False)\n    return enc\n",
     )
 
     @classmethod
