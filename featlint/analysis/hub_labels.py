@@ -51,14 +51,14 @@ def model_labels(analysis: FileAnalysis, source: str, model: HubObject) -> Label
     exactly."""
     if _LABELS_CHANGED.search(source) is not None:
         return None
-    scope = _scope_of(analysis, model.call)
+    scope = analysis.hubs.scope_of(model.call)
     if scope is None:
         return None
     given = _arguments(analysis, model.call, scope)
     if given is not _NOT_GIVEN:
         return _exact(given)
     if model.config is not None:  # from_config / a constructor given a configuration loaded in the file
-        return _exact(_arguments(analysis, model.config.call, _scope_of(analysis, model.config.call)))
+        return _exact(_arguments(analysis, model.config.call, analysis.hubs.scope_of(model.config.call)))
     passed = keyword(model.call, "config")
     expr = passed.value if passed is not None else None
     if expr is None and model.how in ("from_config", "constructor") and model.call.args:
@@ -69,7 +69,7 @@ def model_labels(analysis: FileAnalysis, source: str, model: HubObject) -> Label
     held = analysis.hubs.object_of(expr, scope, step)
     if held is not None:  # a configuration from `AutoConfig.from_pretrained`: its arguments, or the checkpoint's
         loaded = held.kind is HubKind.HF_CONFIG
-        return _exact(_arguments(analysis, held.call, _scope_of(analysis, held.call))) if loaded else None
+        return _exact(_arguments(analysis, held.call, analysis.hubs.scope_of(held.call))) if loaded else None
     return _built_config(analysis, model, expr, scope)
 
 
@@ -106,9 +106,3 @@ def _built_config(analysis: FileAnalysis, model: HubObject, expr: cst.BaseExpres
     return Labels(classifier.num_labels, built,
                   f"`{name.rsplit('.', 1)[-1]}()`'s default of {classifier.num_labels} labels")
 
-
-def _scope_of(analysis: FileAnalysis, call: cst.Call) -> Scope | None:
-    for site in analysis.facts.calls:
-        if site.node is call:
-            return site.scope
-    return None

@@ -10,7 +10,6 @@ from featlint.analysis.architectures import Assignment, NewLayer, covers
 from featlint.analysis.calls import argument, keyword
 from featlint.analysis.class_counts import count_of, declared_classes
 from featlint.analysis.hubs import HubKind
-from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
@@ -242,7 +241,8 @@ def timm_heads(analysis: FileAnalysis, source: str) -> list[TimmHead]:
     for obj in hubs.objects:
         given = keyword(obj.call, "num_classes") if obj.kind is HubKind.TIMM_MODEL else None
         if given is not None:
-            size = count_of(analysis, given.value, _scope(analysis, obj.call))
+            scope = hubs.scope_of(obj.call)
+            size = count_of(analysis, given.value, scope) if scope is not None else None
             found.append(TimmHead(given, size, f"timm.create_model(..., num_classes={size})",
                                   not resets and not by_hand and keyword(obj.call, "features_only") is None))
     for site in resets:
@@ -257,6 +257,3 @@ def timm_heads(analysis: FileAnalysis, source: str) -> list[TimmHead]:
                               model is not None and model.kind is HubKind.TIMM_MODEL and len(resets) == 1))
     return found
 
-
-def _scope(analysis: FileAnalysis, call: cst.Call) -> Scope:
-    return next(site.scope for site in analysis.facts.calls if site.node is call)

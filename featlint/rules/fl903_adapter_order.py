@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from featlint.analysis.hub_freezes import whole_freezes
 from featlint.analysis.hubs import HubKind, Hubs
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
@@ -106,7 +107,7 @@ class AdapterOrder(Rule):
         # Anything set trainable again (the adapters by name, the head) may undo the freeze: stay silent.
         if any(text in ctx.source for text in ("requires_grad = True", "requires_grad_(True)", "requires_grad_()")):
             return
-        for freeze in hubs.whole_freezes():
+        for freeze in whole_freezes(hubs):
             receiver = freeze.receiver
             base = isinstance(receiver, cst.Attribute) and receiver.attr.value == "base_model"
             held = hubs.object_of(receiver.value if base else receiver, freeze.scope, freeze.step)  # type: ignore[attr-defined]
