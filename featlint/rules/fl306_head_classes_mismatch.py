@@ -174,6 +174,9 @@ class HeadClassesMismatch(Rule):
         "student = timm.create_model('resnet18', pretrained=True, num_classes=10)\n",
         "import timm\nCLASSES = ['cat', 'dog', 'bird']\nm = timm.create_model('resnet50', pretrained=True, num_classes=2)\n"
         "m.reset_classifier(len(CLASSES))\n",
+        "import timm\nfrom torchvision import datasets\ntrain = datasets.CIFAR10('data')\n"
+        "teacher = timm.create_model('resnet50', pretrained=True, num_classes=1000)\n"
+        "student = timm.create_model('resnet18', pretrained=True, num_classes=args.classes)\n",
         "import timm\nCLASSES = ['cat', 'dog', 'bird']\nclass Net:\n    def __init__(self):\n"
         "        self.body = timm.create_model('resnet50', pretrained=True)\n        self.body.reset_classifier(2)\n",
     )
@@ -198,8 +201,8 @@ class HeadClassesMismatch(Rule):
             return
         declared = declared_classes(ctx.analysis, ctx.source, sizing=frozenset(id(h.node) for h in timm))
         sizes = {out.out_size for _, out in outputs if out is not None} | {h.size for h in timm}
-        if declared is None or declared.count in sizes:
-            return
+        if declared is None or declared.count in sizes or any(h.size is None for h in timm):
+            return  # a head of the declared size, or a timm head of unknown size that may be the one
         sized = [(ctx.code(head.assignment.target), out.out_size, out.node) for head, out in outputs if out is not None]
         sized += [(h.what, h.size, h.node) for h in timm if h.reported]
         for what, size, node in sized:
