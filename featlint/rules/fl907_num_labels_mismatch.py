@@ -26,7 +26,8 @@ class NumLabelsMismatch(Rule):
     the number of classes the script declares (the same declarations FL306 reads: a `NUM_CLASSES` or
     `NUM_LABELS` constant, a list or map of class names such as `LABELS` or `id2label`, a `num_classes=`
     argument, a torchvision data set). It reports a model with fewer labels than that, unless another
-    classifier of the file has exactly that many (the declaration is then for that one).
+    classifier of the file has exactly that many, or a number featlint cannot tell (the declaration may be for
+    that one).
 
     It also reports `num_labels=1` in a file whose only models are such one-label classifiers and that
     takes an `argmax` over the predictions or uses a cross-entropy loss, with no sign of a regression, a
@@ -99,6 +100,8 @@ class NumLabelsMismatch(Rule):
         "trainer = trl.RewardTrainer(model=m, train_dataset=pairs)\n",
         "import transformers\nLABELS = ['neg', 'neu', 'pos']\nAuto = transformers.AutoModelForSequenceClassification\n"
         "sentiment = Auto.from_pretrained('b', num_labels=len(LABELS))\nspam = Auto.from_pretrained('b', num_labels=2)\n",
+        "import transformers\nLABELS = ['neg', 'neu', 'pos']\nAuto = transformers.AutoModelForSequenceClassification\n"
+        "sentiment = Auto.from_pretrained(args.sentiment_model)\nspam = Auto.from_pretrained('b', num_labels=2)\n",
     )
 
     @classmethod
@@ -118,8 +121,8 @@ class NumLabelsMismatch(Rule):
             yield from self._one_label(ctx, [model for model, _ in labelled], known)
             return
         declared = declared_classes(ctx.analysis, ctx.source)
-        if declared is None or any(labels.count == declared.count for _, labels in known):
-            return  # unknown, or one of the file's classifiers is the one for these classes
+        if declared is None or len(known) < len(labelled) or any(l.count == declared.count for _, l in known):
+            return  # unknown, or one of the file's classifiers is (or may be) the one for these classes
         for model, labels in known:
             if 2 <= labels.count < declared.count:
                 hint = declared.name or str(declared.count)
