@@ -99,5 +99,6 @@ class UncheckedNonStrictLoad(Rule):
 def _keys_checked(scope: Scope | None) -> bool:
     """Whether the function holding the load works out the missing or unexpected keys itself."""
     return scope is not None and any(
-        _KEY_CHECK.search(name) and any(b.kind == "assign" for b in bindings) for name, bindings in scope.bindings.items()
+        _KEY_CHECK.search(name) and any(b.kind == "assign" for b in bindings)
+        for name, bindings in scope.bindings.items()
     )

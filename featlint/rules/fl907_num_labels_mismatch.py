@@ -94,7 +94,8 @@ class NumLabelsMismatch(Rule):
         "m.config.num_labels = NUM_CLASSES\n",
         "import numpy as np, transformers, scipy.stats\n"
         "m = transformers.AutoModelForSequenceClassification.from_pretrained('roberta-base', num_labels=1)\n"
-        "def compute_metrics(p):\n    return {'pearson': scipy.stats.pearsonr(np.squeeze(p.predictions), p.label_ids)[0]}\n",
+        "def compute_metrics(p):\n"
+        "    return {'pearson': scipy.stats.pearsonr(np.squeeze(p.predictions), p.label_ids)[0]}\n",
         "import transformers, trl\n"
         "m = transformers.AutoModelForSequenceClassification.from_pretrained('gpt2', num_labels=1)\n"
         "trainer = trl.RewardTrainer(model=m, train_dataset=pairs)\n",
@@ -121,7 +122,8 @@ class NumLabelsMismatch(Rule):
             yield from self._one_label(ctx, [model for model, _ in labelled], known)
             return
         declared = declared_classes(ctx.analysis, ctx.source)
-        if declared is None or len(known) < len(labelled) or any(l.count == declared.count for _, l in known):
+        counts = [labels.count if labels is not None else None for _, labels in labelled]
+        if declared is None or None in counts or declared.count in counts:
             return  # unknown, or one of the file's classifiers is (or may be) the one for these classes
         for model, labels in known:
             if 2 <= labels.count < declared.count:
