@@ -43,3 +43,15 @@ def test_a_lightning_fit_is_watched() -> None:
     assert data["status"] == "stopped" and data["steps"] == 2, data["headline"]
     assert {f["code"] for f in data["findings"]} == {"FL201", "FL202", "FL203"}
     assert all(f["location"]["row"] == 26 for f in data["findings"])  # configure_optimizers' optimizer
+    assert data["modules"][1] == {"module": "head", "kind": "Linear", "params": 1026, "trainable": 1026,
+                                  "frozen": 0, "in_optimizer": 0, "got_grad": 1026, "changed": 0}
+
+
+def test_a_correct_lightning_fit_is_clean() -> None:
+    """Its sanity check (validation in eval mode) and `self.log` (a torchmetrics Metric, whose `__hash__`
+    fails while `nn.Module.__init__` runs) are Lightning's, not the user's mistakes."""
+    _needs("lightning")
+    data = _run("lightning_fit_fixed.py")
+    assert data["status"] == "stopped" and data["steps"] == 2, data["headline"]
+    assert data["findings"] == []
+    assert data["modules"][1]["changed"] == 1026
