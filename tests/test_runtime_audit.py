@@ -292,3 +292,14 @@ def test_peft_counts_survive_the_trip_from_the_child() -> None:
     assert again.adapters == report.adapters and again.table() == report.table()
     assert "peft: trainable params: 4 || all params: 20 || trainable%: 20.0000" in again.table().splitlines()
     assert [m.module for m in again.modules] == ["base_model.model.encoder"]
+
+
+def test_with_several_models_the_table_has_each_model_s_modules() -> None:
+    from featlint.runtime.report import ParamRow, Report
+
+    rows = [ParamRow("student.0.weight", (2, 4), 8, True), ParamRow("teacher.0.weight", (4, 4), 16, False),
+            ParamRow("teacher.2.weight", (2, 4), 8, False), ParamRow("teacher.scale", (1,), 1, False)]
+    kinds = {"student.0": "Linear", "teacher.0": "Linear", "teacher.2": "Linear", "teacher": "Scaled"}
+    modules = [(m.module, m.kind, m.params) for m in Report(rows, [], kinds).modules]
+    assert modules == [("student.0", "Linear", 8), ("teacher.0", "Linear", 16), ("teacher.2", "Linear", 8),
+                       ("teacher", "Scaled", 1)]
