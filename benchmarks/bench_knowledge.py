@@ -63,6 +63,10 @@ def main() -> int:
           f"({classification} with an architecture), {len(parsed['parameter_trees'])} shared parameter-tree nodes")
     for library in ("timm", "transformers", "peft"):
         print(f"data/{library}.json: {len(files('featlint').joinpath(f'data/{library}.json').read_bytes()) / 1024:.1f} KiB")
+    timm = json.loads(files("featlint").joinpath("data/timm.json").read_text(encoding="utf-8"))
+    built = sum(1 for entry in timm["architectures"].values() if "shape" in entry)
+    print(f"  timm: {len(timm['architectures'])} architectures ({built} built), {len(timm['shapes'])} shared shapes, "
+          f"{len(timm['cfgs'])} shared tag configurations")
     for key, values in samples.items():
         print(f"{key:>20}: median {statistics.median(values):6.2f} ms, max {max(values):6.2f} ms over {args.runs} runs")
     return 0

@@ -35,6 +35,10 @@ class FileContext:
         # rows rules see are the program's; findings are moved into their cells after the rules ran.
         self.notebook = notebook
         self._positions: Positions | None = None
+        # The nodes the message being built cites (`ctx.where`, `ctx.line`), and the findings that turned out
+        # to belong to another module of the project (see `report`): the engine drops those.
+        self._cited: list[cst.CSTNode] = []
+        self._owned_elsewhere: set[int] = set()
 
     def _located(self) -> Positions:
         # Computed on the first report only: most files report nothing.
@@ -66,10 +70,12 @@ class FileContext:
         return Location(line, column + 1)
 
     def line(self, node: cst.CSTNode) -> int:
+        self._cited.append(node)
         return self._span(node)[0][0]
 
     def where(self, node: cst.CSTNode) -> str:
         """How a message cites another line: "line 4", or in a notebook "cell 2, line 4"."""
+        self._cited.append(node)
         elsewhere = self.analysis.project.where(node) if self._elsewhere(node) else None  # type: ignore[union-attr]
         if elsewhere is not None:
             return elsewhere  # "models/backbone.py:41"
@@ -100,6 +106,22 @@ class FileContext:
         applicability: Applicability = Applicability.SAFE,
     ) -> Diagnostic:
         fix = Fix(fix_message or "", tuple(edits), applicability) if edits else None
-        return Diagnostic(
+        cited, self._cited = self._cited, []
+        home = self.analysis.project.module_of(node) if self._elsewhere(node) else None  # type: ignore[union-attr]
+        if home is not None:
+            message = f"{message} (in {self.analysis.project.where(node)}, reached through this call)"  # type: ignore[union-attr]
+        found = Diagnostic(
             rule.code, rule.name, rule.severity, message, self.path, self.start(node), self.end(node), fix
         )
+        if home is not None and all(
+            self._elsewhere(other) and self.analysis.project.module_of(other) == home  # type: ignore[union-attr]
+            for other in cited
+        ):
+            # Everything the finding rests on lies in that one module: linting it shows the finding there,
+            # and the linted file only called into it. Reported here too, it would be the same bug twice.
+            self._owned_elsewhere.add(id(found))
+        return found
+
+    def belongs_elsewhere(self, diagnostic: Diagnostic) -> bool:
+        """A finding `report` made whose statements all lie in one other module of the project."""
+        return id(diagnostic) in self._owned_elsewhere

@@ -147,3 +147,43 @@ def test_unreadable_directory_is_a_warning(tmp_path: Path) -> None:
         (tmp_path / "locked").chmod(0o755)
     assert [p.name for p in result.files] == ["a.py"]
     assert "cannot read directory" in result.warnings[0]
+
+
+@pytest.fixture
+def user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A home directory of the test's own, so that the machine's git configuration plays no part."""
+    home = tmp_path / "home"
+    (home / ".config" / "git").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    return home
+
+
+def test_the_users_default_excludes_file_is_honoured(tmp_path: Path, user_config: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (user_config / ".config" / "git" / "ignore").write_text(".ipynb_checkpoints/\nscratch_*.py\n")
+    _touch(repo, "train.py", "scratch_1.py", ".ipynb_checkpoints/train-checkpoint.py")
+    assert _found(repo) == ["train.py"]
+    # The project's own .gitignore wins over the user's file.
+    (repo / ".gitignore").write_text("!scratch_1.py\n")
+    assert _found(repo) == ["scratch_1.py", "train.py"]
+
+
+def test_core_excludes_file_from_the_global_and_the_repository_config(tmp_path: Path, user_config: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (user_config / "my-ignores").write_text("old_*.py\n")
+    (user_config / ".gitconfig").write_text('[user]\n\tname = x\n[core]\n\texcludesFile = "~/my-ignores"\n')
+    _touch(repo, "train.py", "old_train.py", "draft.py")
+    assert _found(repo) == ["draft.py", "train.py"]
+    # The repository's own configuration is read last and wins.
+    (repo / "local-ignores").write_text("draft.py\n")
+    (repo / ".git" / "config").write_text("[Core]\n    ExcludesFile = local-ignores ; a comment\n")
+    assert _found(repo) == ["old_train.py", "train.py"]
+
+
+def test_the_users_excludes_file_applies_only_inside_a_repository(tmp_path: Path, user_config: Path) -> None:
+    (user_config / ".config" / "git" / "ignore").write_text("*.py\n")
+    _touch(tmp_path, "plain/train.py")
+    assert _found(tmp_path / "plain") == ["train.py"]

@@ -1,9 +1,9 @@
 """The shipped timm, transformers and PEFT knowledge, checked against the libraries it claims to describe.
 
-Regenerating everything takes minutes on two cores (98 timm families, 267 transformers classes), so the
+Regenerating everything takes minutes of CPU (1,151 timm architectures, 267 transformers classes), so the
 test rebuilds a fixed sample with the generator's own functions and compares it with the shipped entries,
-and checks the parts that cost little (versions, every timm tag's configuration, the PEFT facts) in full.
-`scripts/gen_hub_knowledge.py --check` compares everything.
+and checks the parts that cost little (versions, every timm tag's configuration and family, the PEFT facts)
+in full. `scripts/gen_hub_knowledge.py --check` compares everything.
 """
 
 from __future__ import annotations
@@ -94,13 +94,19 @@ def test_timm_sample_matches_the_installed_library() -> None:
         for tag, index in entry["tags"]:
             cfg = get_pretrained_cfg(f"{arch}.{tag}").to_dict()
             assert shipped["cfgs"][index] == {k: generator._jsonable(cfg.get(k)) for k in generator.TIMM_CFG_FIELDS}
-    # One model is built per family: a fixed sample of them, plus the families the reference notes name.
     families = generator.timm_families()
-    assert sorted(families) == sorted(shipped["families"])
-    for family in sorted(families)[::10] + ["resnet", "vision_transformer", "convnext", "efficientnet"]:
-        entry = dict(shipped["families"][family])
-        assert entry.pop("built") in families[family]
-        assert generator.timm_architecture(shipped["families"][family]["built"]) == entry, family
+    assert all(entry["family"] == families[arch] for arch, entry in shipped["architectures"].items())
+    # Every architecture is built in the shipped file; here a fixed sample of them, plus the ones the
+    # reference notes name and an encoder without a classifier (all 1,151 take minutes of CPU:
+    # `scripts/gen_hub_knowledge.py --check`).
+    sample = sorted(tags)[::300] + ["resnet50", "vit_base_patch16_224", "convnext_tiny", "mobilenetv3_large_100",
+                                    "qwen3_vit_88m_enc"]
+    for arch in sample:
+        entry = shipped["architectures"][arch]
+        assert "error" not in entry, arch
+        shape, sizes = generator._shape_of(generator.timm_architecture(arch))
+        assert (shipped["shapes"][entry["shape"]], {k: entry[k] for k in sizes}) == (shape, sizes), arch
+        assert set(entry) == {"family", "tags", "shape", *sizes}, arch
 
 
 def test_timm_heads_of_well_known_architectures() -> None:
@@ -109,9 +115,17 @@ def test_timm_heads_of_well_known_architectures() -> None:
     for arch, head in heads.items():
         found = hk.timm_architecture(arch)
         assert found is not None and found.head == head, arch
-    resnet = hk.timm_architecture("resnet18")
-    assert resnet is not None and resnet.built and resnet.num_features == 512 and resnet.batchnorm
-    assert resnet.reset == ("fc", "global_pool")
-    assert hk.timm_architecture("resnet50.a1_in1k").num_features is None  # not the family's built model
+    resnet = hk.timm_architecture("resnet50.a1_in1k")  # a tag, and not the first of its family
+    assert resnet is not None and (resnet.num_features, resnet.head_in) == (2048, 2048) and resnet.batchnorm
+    assert resnet.reset == ("fc", "global_pool") and resnet.children[-1] == "fc"
+    # The head takes more than the pooled features: a 1280-wide layer sits between them.
+    mobilenet = hk.timm_architecture("mobilenetv3_large_100")
+    assert mobilenet is not None and (mobilenet.num_features, mobilenet.head_in) == (960, 1280)
+    convnext = hk.timm_architecture("convnext_tiny")
+    assert convnext is not None and not convnext.batchnorm and convnext.reset == ("head.fc",)
+    # A language model's vision tower: built, but without get_classifier or reset_classifier.
+    encoder = hk.timm_architecture("qwen3_vit_88m_enc")
+    assert encoder is not None and encoder.head_types is None and encoder.reset is None and encoder.head_in is None
+    assert hk.timm_architecture("no_such_model") is None
     vit = hk.timm_pretrained("vit_base_patch16_224")
     assert vit is not None and vit.mean == (0.5, 0.5, 0.5) and vit.input_size == (3, 224, 224)

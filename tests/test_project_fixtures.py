@@ -258,3 +258,25 @@ def test_imports_of_the_standard_library_record_no_missing_module(tmp_path: Path
                                          str((tmp_path / "helpers" / "__init__.py").resolve()),
                                          str((tmp_path / "src" / "helpers.py").resolve()),
                                          str((tmp_path / "src" / "helpers" / "__init__.py").resolve())]
+
+
+def test_a_bug_wholly_inside_an_imported_module_is_reported_there_only(tmp_path: Path) -> None:
+    """An unchecked non-strict load in a helper is that helper's finding: a file that merely calls it does not
+    report it again (the same bug twice in a project run), while a bug made of both files still is."""
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "helpers.py").write_text(
+        "import torch\n\n\ndef resume(net, path):\n"
+        "    net.load_state_dict(torch.load(path), strict=False)\n    return net\n\n\n"
+        "def freeze(net):\n    for name, p in net.named_parameters():\n        if not name.startswith('fc.'):\n"
+        "            p.requires_grad = False\n"
+    )
+    train = tmp_path / "train.py"
+    train.write_text(
+        "import torch, torchvision\nfrom helpers import freeze, resume\n\n"
+        "net = torchvision.models.resnet18(weights='DEFAULT')\nresume(net, 'best.pt')\nfreeze(net)\n"
+        "opt = torch.optim.SGD(net.parameters(), lr=0.01)\n"
+    )
+    assert _found(tmp_path / "helpers.py") == [(5, "FL801")]
+    found = lint_source(train.read_text(), path=str(train), select=["ALL"])
+    assert [(d.start.row, d.code) for d in found] == [(7, "FL202")]
+    assert "frozen on helpers.py:12" in found[0].message

@@ -230,3 +230,76 @@ def test_a_hugging_face_model_gets_inputs_from_its_config() -> None:
     model = transformers.BertForSequenceClassification(config)
     report = audit(model, torch.optim.AdamW(model.parameters()))
     assert not report.errors, report.errors
+
+
+def _tiny_bert_lora():
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                     intermediate_size=32, num_labels=3)
+    lora = peft.LoraConfig(task_type="SEQ_CLS", target_modules=["query", "value"], r=4)
+    return peft.get_peft_model(transformers.BertForSequenceClassification(config), lora)
+
+
+def test_a_peft_model_reports_peft_s_own_trainable_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    model = _tiny_bert_lora()
+    model.print_trainable_parameters()
+    printed = capsys.readouterr().out.strip()  # "trainable params: N || all params: M || trainable%: P"
+    report = audit(model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad]))
+    assert not report.findings, report.findings
+    trainable, total = model.get_nb_trainable_parameters()
+    [counts] = report.to_dict()["peft"]
+    assert counts == {"model": "model", "trainable_params": trainable, "all_params": total,
+                      "trainable_percent": round(100 * trainable / total, 4)}
+    assert f"peft: {printed}" in report.table(parameters=False).splitlines()
+    # The table looks through PEFT's wrappers to the model it adapts: the encoder and the head, not one row.
+    modules = {m.module: m for m in report.modules}
+    assert set(modules) == {"base_model.model.bert", "base_model.model.classifier"}
+    assert modules["base_model.model.bert"].kind == "BertModel"
+    assert 0 < modules["base_model.model.bert"].trainable < modules["base_model.model.bert"].params
+    assert sum(m.trainable for m in modules.values()) == trainable  # the head is trained too (task_type)
+
+
+def test_a_model_without_peft_has_no_peft_counts() -> None:
+    model = _small()
+    report = audit(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.randn(*IMAGES))
+    assert report.adapters == [] and report.to_dict()["peft"] == []
+    assert "peft:" not in report.table()
+
+
+def test_a_hugging_face_image_model_gets_pixels_at_its_config_size() -> None:
+    """transformers' default dummy inputs are token ids, also for a ViT: audit must feed it pixel values."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                                    num_attention_heads=2, intermediate_size=32, num_labels=3)
+    model = transformers.ViTForImageClassification(config)
+    from featlint.runtime.inputs import example_input
+
+    made = example_input(model)
+    assert list(made) == ["pixel_values"] and tuple(made["pixel_values"].shape) == (2, 3, 32, 32)
+    report = audit(model, torch.optim.AdamW(model.parameters()))
+    assert not report.findings and all(row.got_grad for row in report.rows if "pooler" not in row.name)
+
+
+def test_peft_counts_survive_the_trip_from_the_child() -> None:
+    """`featlint run`'s parent rebuilds the report from the child's JSON: the PEFT line must come back."""
+    from featlint.runtime.report import AdapterCounts, ParamRow, Report
+
+    rows = [ParamRow("base_model.model.encoder.weight", (4, 4), 16, False),
+            ParamRow("base_model.model.encoder.lora_A.weight", (1, 4), 4, True)]
+    report = Report(rows, [], {"base_model.model.encoder": "Linear"}, adapters=[AdapterCounts("model", 4, 20)])
+    again = Report.from_dict(json.loads(report.to_json()))
+    assert again.adapters == report.adapters and again.table() == report.table()
+    assert "peft: trainable params: 4 || all params: 20 || trainable%: 20.0000" in again.table().splitlines()
+    assert [m.module for m in again.modules] == ["base_model.model.encoder"]
+
+
+def test_with_several_models_the_table_has_each_model_s_modules() -> None:
+    from featlint.runtime.report import ParamRow, Report
+
+    rows = [ParamRow("student.0.weight", (2, 4), 8, True), ParamRow("teacher.0.weight", (4, 4), 16, False),
+            ParamRow("teacher.2.weight", (2, 4), 8, False), ParamRow("teacher.scale", (1,), 1, False)]
+    kinds = {"student.0": "Linear", "teacher.0": "Linear", "teacher.2": "Linear", "teacher": "Scaled"}
+    modules = [(m.module, m.kind, m.params) for m in Report(rows, [], kinds).modules]
+    assert modules == [("student.0", "Linear", 8), ("teacher.0", "Linear", 16), ("teacher.2", "Linear", 8),
+                       ("teacher", "Scaled", 1)]

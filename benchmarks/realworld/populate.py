@@ -10,6 +10,10 @@ Layout written (what `score.py` reads):
   files/<id>/<basename>              a single script or notebook
   files/<project>/<path in repo>     every file of a multi-file project, in one folder with its
                                      relative paths, so imports between its modules resolve
+  files/<project>/.git/              an empty folder standing for the repository's own `.git`: it
+                                     marks the project root, as in the real checkout, so that absolute
+                                     imports (`from models.x import f` in `train/train.py`) resolve from
+                                     there and not from the featlint checkout around `files/`
 
 Repositories that are missing, or lack the recorded commit, are listed at the end: bring them with
 the `fetch` tool and run this again.
@@ -97,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         out = target_path(args.files, entry)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
+        if entry.get("project"):
+            (args.files / entry["project"] / ".git").mkdir(exist_ok=True)
         copied += 1
 
     print(f"copied {copied} of {len(entries)} files into {args.files}")

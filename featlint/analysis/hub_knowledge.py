@@ -123,38 +123,38 @@ class TimmPretrained:
 
 @dataclass(frozen=True)
 class TimmArchitecture:
-    """A timm architecture: its head from its own default configuration; its modules from the one model of
-    its family the generator built (see scripts/gen_hub_knowledge.py), exact only for that one."""
+    """A timm architecture as `timm.create_model(name)` builds it (the generator built every pretrained one on
+    the meta device, see scripts/gen_hub_knowledge.py): its head from its default configuration, its modules
+    and sizes from the built model."""
 
     name: str
     family: str  # the timm module: resnet, vision_transformer, convnext...
     head: str | tuple[str, ...] | None  # pretrained_cfg["classifier"]: "head", "head.fc", "fc", "classifier"...
-    built: bool  # this architecture is the one its family was built from: the sizes below are its own
-    num_features: int | None  # None unless built
-    head_in: int | None  # what the head's Linear takes; None unless built with a Linear head
-    batchnorm: bool  # the family's built model has BatchNorm
-    children: tuple[str, ...]  # the family's built model's direct submodules
-    reset: tuple[str, ...] | None  # the modules reset_classifier(n) replaces there; None when it fails
+    num_features: int  # model.num_features: what the pooled features hold
+    head_in: int | None  # what the head's Linear (or Conv2d) takes; None when get_classifier() is neither
+    head_types: tuple[str, ...] | None  # what get_classifier() returns: ("Linear",), ("Identity",)...; None
+    # for an encoder that has no get_classifier (a language model's vision tower)
+    batchnorm: bool  # the model has BatchNorm
+    children: tuple[str, ...]  # its direct submodules
+    reset: tuple[str, ...] | None  # the modules reset_classifier(n) replaces; None when it fails
     default_tag: str
 
 
 def timm_architecture(name: str) -> TimmArchitecture | None:
-    """The architecture `timm.create_model(name)` builds; `name` may carry a tag ("resnet50.a1_in1k")."""
+    """The architecture `timm.create_model(name)` builds; `name` may carry a tag ("resnet50.a1_in1k"). None
+    for an unknown name and for the few architectures timm could not build on the meta device."""
     data = _load("timm")
-    arch = name.partition(".")[0]
-    entry = data["architectures"].get(arch)
-    family = data["families"].get(entry["family"]) if entry is not None else None
-    if entry is None or family is None or "error" in family or not entry["tags"]:
+    entry = data["architectures"].get(name.partition(".")[0])
+    if entry is None or "error" in entry or not entry["tags"]:
         return None
     head = data["cfgs"][entry["tags"][0][1]]["classifier"]
-    built = family["built"] == arch
-    first = family["head_modules"][0] if family["head_modules"] else {}
-    reset = family["reset"]
+    shape = data["shapes"][entry["shape"]]
+    reset, head_types = shape["reset"], shape["head_types"]
     return TimmArchitecture(
-        name=arch, family=entry["family"], head=tuple(head) if isinstance(head, list) else head, built=built,
-        num_features=family["num_features"] if built else None,
-        head_in=first.get("in") if built and first.get("type") == "Linear" else None,
-        batchnorm=family["batchnorm"], children=tuple(family["children"]),
+        name=name.partition(".")[0], family=entry["family"], head=tuple(head) if isinstance(head, list) else head,
+        num_features=entry["num_features"], head_in=entry.get("head_in"),
+        head_types=tuple(head_types) if isinstance(head_types, list) else None,
+        batchnorm=shape["batchnorm"], children=tuple(shape["children"]),
         reset=tuple(reset) if isinstance(reset, list) else None, default_tag=entry["tags"][0][0],
     )
 

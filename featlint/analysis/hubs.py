@@ -1,12 +1,8 @@
-"""The model-hub objects of a file (Hugging Face models and configs, PEFT wraps and configs, timm models)
-and the order in which things happen to them.
-
-The adapter rules (FL9xx) ask questions of order inside one function: was the optimizer built before
-`get_peft_model`, which object does `model` hold at this line after `model = get_peft_model(model, cfg)`?
-The flow-insensitive scopes cannot tell, so this analysis numbers every statement of the file in source
-order and resolves a name to its latest binding before the place it is read, in the same scope. It is built
-only for files that name one of these libraries (rules declare the tokens), and it answers UNKNOWN (None)
-whenever a binding is conditional or comes from code featlint cannot see.
+"""The model-hub objects of a file (Hugging Face models and configs, PEFT wraps and configs, timm models):
+which call creates each, and which one an expression holds at a given statement (in the statement order of
+`hub_order`). It is built only for files that name one of these libraries (rules declare the tokens), and it
+answers UNKNOWN (None) whenever a binding is conditional or comes from code featlint cannot see. The freezes
+the hub rules look for are in `hub_freezes`.
 """
 
 from __future__ import annotations
@@ -16,15 +12,13 @@ import enum
 
 from featlint.analysis import hub_knowledge as hk
 from featlint.analysis.calls import argument, bool_literal, keyword
+from featlint.analysis.hub_order import StatementOrder, Step
 from featlint.analysis.names import NameResolver
-from featlint.analysis.scopes import Binding, ModuleFacts, Scope, child_nodes
+from featlint.analysis.scopes import ModuleFacts, Scope, child_nodes
 from featlint.startup.deferred import cst
 
 # Methods that return the module they are called on.
 _SAME_OBJECT_METHODS = frozenset({"to", "cuda", "cpu", "train", "float", "half", "bfloat16", "double"})
-_BRANCHES = ("If", "Else", "Try", "ExceptHandler", "ExceptStarHandler", "Match", "MatchCase", "IfExp")
-_LOOPS = ("For", "While")
-_SCOPES = ("FunctionDef", "ClassDef")
 _OPTIMIZER_PREFIXES = ("torch.optim.", "transformers.", "bitsandbytes.optim.")
 _NOT_OPTIMIZERS = ("torch.optim.lr_scheduler.", "torch.optim.swa_utils.")
 
@@ -35,17 +29,6 @@ class HubKind(enum.Enum):
     PEFT_MODEL = "a PEFT model"
     PEFT_CONFIG = "a PEFT configuration"
     TIMM_MODEL = "a timm model"
-
-
-@dataclasses.dataclass(frozen=True)
-class Step:
-    """Where a statement sits: its rank in source order, the function (or module) whose body holds it, and
-    whether it runs only on some paths (a branch) or repeatedly (a loop)."""
-
-    order: int
-    owner: cst.CSTNode
-    branch: bool
-    loop: bool
 
 
 @dataclasses.dataclass(eq=False)
@@ -63,62 +46,16 @@ class HubObject:
         return hk.hf_classification_task(self.library_class) if self.kind is HubKind.HF_MODEL else None
 
 
-class Hubs:
+class Hubs(StatementOrder):
     def __init__(self, module: cst.Module, facts: ModuleFacts, names: NameResolver) -> None:
-        self.facts = facts
+        super().__init__(module, facts)
         self.names = names
-        self._steps: dict[int, Step] = {}
-        self._discarded: set[int] = set()
-        self._count = 0
-        self._walk(module, module, branch=False, loop=False)
         self._objects: dict[int, HubObject | None] = {}
         self.objects: list[HubObject] = []
         for site in facts.calls:
             found = self.created_by(site.node, site.scope)
             if found is not None and found.call is site.node:
                 self.objects.append(found)
-
-    # --- order ----------------------------------------------------------------------------------------
-    def _walk(self, node: cst.CSTNode, owner: cst.CSTNode, *, branch: bool, loop: bool) -> None:
-        kind = type(node).__name__
-        if isinstance(node, (cst.BaseSmallStatement, cst.BaseCompoundStatement)):
-            self._count += 1
-        self._steps[id(node)] = Step(self._count, owner, branch, loop)
-        if isinstance(node, cst.Expr) and isinstance(node.value, cst.Call):
-            self._discarded.add(id(node.value))
-        if kind in _SCOPES:
-            owner, branch, loop = node, False, False
-        branch = branch or kind in _BRANCHES
-        loop = loop or kind in _LOOPS
-        for child in child_nodes(node):
-            self._walk(child, owner, branch=branch, loop=loop)
-
-    def step(self, node: cst.CSTNode) -> Step | None:
-        return self._steps.get(id(node))
-
-    def discarded(self, call: cst.Call) -> bool:
-        """Whether the call is a statement of its own: its result is thrown away."""
-        return id(call) in self._discarded
-
-    def later_calls(self, after: Step, method: str) -> list[tuple[cst.Call, Scope]]:
-        """Calls of `<something>.method(...)` in the same function as `after`, after it."""
-        found = []
-        for site in self.facts.calls:
-            func = site.node.func
-            if isinstance(func, cst.Attribute) and func.attr.value == method:
-                step = self.step(site.node)
-                if step is not None and step.owner is after.owner and step.order > after.order:
-                    found.append((site.node, site.scope))
-        return found
-
-    def rebound_between(self, expr: cst.BaseExpression, scope: Scope, start: Step, end: Step | None) -> bool:
-        """Whether the name at the root of `expr` may be bound again between two statements (unknown: True)."""
-        while isinstance(expr, (cst.Attribute, cst.Subscript)):
-            expr = expr.value
-        if not isinstance(expr, cst.Name) or end is None:
-            return True
-        steps = [self.step(b.node) for b in scope.lookup(expr.value) if b.scope is scope]
-        return any(s is None or start.order < s.order < end.order for s in steps)
 
     # --- what an expression holds ----------------------------------------------------------------------
     def object_of(self, expr: cst.BaseExpression, scope: Scope, at: Step) -> HubObject | None:
@@ -127,24 +64,11 @@ class Hubs:
             return self.created_by(expr, scope)
         if not isinstance(expr, cst.Name):
             return None
-        binding = self._reaching(expr.value, scope, at)
+        binding = self.reaching(expr.value, scope, at)
         if binding is None or binding.kind != "assign" or binding.element or binding.value is None:
             return None
         bound_at = self.step(binding.node)
         return self.object_of(binding.value, binding.scope, bound_at) if bound_at is not None else None
-
-    def _reaching(self, name: str, scope: Scope, at: Step) -> Binding | None:
-        """The binding of `name` that the statement at `at` reads: the latest one before it in the same
-        function, when that binding runs on every path; the only one when the name comes from outside."""
-        bindings = scope.lookup(name)
-        local = [(self.step(b.node), b) for b in bindings if b.scope is scope]
-        if not local:
-            return bindings[0] if len(bindings) == 1 else None
-        before = [(s, b) for s, b in local if s is not None and s.order < at.order]
-        if not before:
-            return None
-        step, binding = max(before, key=lambda pair: pair[0].order)
-        return None if step.branch and not at.branch else binding
 
     def created_by(self, call: cst.Call, scope: Scope) -> HubObject | None:
         if id(call) in self._objects:
@@ -246,124 +170,3 @@ class Hubs:
         if found is None:
             return False
         return bool_literal(found.value)
-
-    def whole_freezes(self) -> list[WholeFreeze]:
-        found = []
-        for site in self.facts.calls:
-            func = site.node.func
-            step = self.step(site.node)
-            if step is None or not isinstance(func, cst.Attribute):
-                continue
-            if func.attr.value == "requires_grad_" and len(site.node.args) == 1:
-                value = site.node.args[0].value
-                if isinstance(value, cst.Name) and value.value == "False":
-                    found.append(WholeFreeze(site.node, func.value, site.scope, step))
-        for scope in self.facts.scopes.values():
-            for bindings in scope.bindings.values():
-                for binding in bindings:
-                    loop = binding.node
-                    if binding.kind != "loop" or not isinstance(loop, cst.For) or not isinstance(loop.target, cst.Name):
-                        continue
-                    iterated = loop.iter
-                    step = self.step(loop)
-                    if (step is not None and isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Attribute)
-                            and iterated.func.attr.value == "parameters" and not iterated.args
-                            and _sets_requires_grad(loop.body, loop.target.value, "False")
-                            and _only_statement(loop.body)):
-                        found.append(WholeFreeze(loop, iterated.func.value, scope, step))
-        return found
-
-    def name_filters(self) -> list[NameFilter]:
-        """Loops over `model.named_parameters()` that freeze every parameter whose name lacks a literal:
-        `if "classifier" not in name: p.requires_grad = False`, or `p.requires_grad = "classifier" in name`."""
-        found: dict[int, NameFilter] = {}
-        for scope in self.facts.scopes.values():
-            for bindings in scope.bindings.values():
-                for binding in bindings:
-                    loop = binding.node
-                    if binding.kind == "loop" and isinstance(loop, cst.For) and id(loop) not in found:
-                        spared = _spared_name(loop)
-                        step = self.step(loop)
-                        if spared is not None and step is not None:
-                            model, literal, statement = spared
-                            found[id(loop)] = NameFilter(loop, statement, literal, self.object_of(model, scope, step))
-        return list(found.values())
-
-
-@dataclasses.dataclass(frozen=True)
-class WholeFreeze:
-    """`X.requires_grad_(False)` or `for p in X.parameters(): p.requires_grad = False`: all of X frozen."""
-
-    node: cst.CSTNode  # the call, or the loop
-    receiver: cst.BaseExpression  # X
-    scope: Scope
-    step: Step
-
-
-@dataclasses.dataclass(frozen=True)
-class NameFilter:
-    loop: cst.For
-    statement: cst.CSTNode  # the `if` (or the assignment) that freezes
-    spared: str  # parameters whose names contain it keep their requires_grad
-    model: HubObject | None
-
-
-def _spared_name(loop: cst.For) -> tuple[cst.BaseExpression, str, cst.CSTNode] | None:
-    """For `for n, p in X.named_parameters():` whose body freezes every `p` whose `n` lacks a literal:
-    (X, the literal, the freezing statement)."""
-    iterated = loop.iter
-    target = loop.target
-    if not (isinstance(iterated, cst.Call) and isinstance(iterated.func, cst.Attribute)
-            and iterated.func.attr.value == "named_parameters" and isinstance(target, cst.Tuple)
-            and len(target.elements) == 2 and all(isinstance(e.value, cst.Name) for e in target.elements)
-            and isinstance(loop.body, cst.IndentedBlock)):
-        return None
-    name, param = (e.value.value for e in target.elements)  # type: ignore[attr-defined]
-    for statement in loop.body.body:
-        if isinstance(statement, cst.If) and statement.orelse is None:
-            literal = _membership(statement.test, name, negated=True)
-            if literal is not None and _sets_requires_grad(statement.body, param, "False"):
-                return iterated.func.value, literal, statement
-        if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1:
-            assign = statement.body[0]
-            if (isinstance(assign, cst.Assign) and len(assign.targets) == 1
-                    and _is_requires_grad(assign.targets[0].target, param)):
-                literal = _membership(assign.value, name, negated=False)
-                if literal is not None:
-                    return iterated.func.value, literal, statement
-    return None
-
-
-def _membership(test: cst.BaseExpression, name: str, *, negated: bool) -> str | None:
-    """The literal of `"lit" not in name` (negated) or `"lit" in name`."""
-    if not (isinstance(test, cst.Comparison) and len(test.comparisons) == 1):
-        return None
-    target = test.comparisons[0]
-    wanted = cst.NotIn if negated else cst.In
-    if not (isinstance(target.operator, wanted) and isinstance(target.comparator, cst.Name)
-            and target.comparator.value == name and isinstance(test.left, cst.SimpleString)):
-        return None
-    literal = test.left.evaluated_value
-    return literal if isinstance(literal, str) else None
-
-
-def _is_requires_grad(target: cst.BaseExpression, param: str) -> bool:
-    return (isinstance(target, cst.Attribute) and target.attr.value == "requires_grad"
-            and isinstance(target.value, cst.Name) and target.value.value == param)
-
-
-def _only_statement(body: cst.BaseSuite) -> bool:
-    lines = body.body if isinstance(body, cst.IndentedBlock) else (body,)
-    return len(lines) == 1
-
-
-def _sets_requires_grad(body: cst.BaseSuite, param: str, value: str) -> bool:
-    lines = body.body if isinstance(body, cst.IndentedBlock) else (body,)
-    for line in lines:
-        if isinstance(line, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in line.body:
-                if (isinstance(small, cst.Assign) and len(small.targets) == 1
-                        and _is_requires_grad(small.targets[0].target, param)
-                        and isinstance(small.value, cst.Name) and small.value.value == value):
-                    return True
-    return False

@@ -19,17 +19,21 @@ from featlint.analysis.story import Story
 from featlint.analysis.story_interpreter.assignments import Assignments
 from featlint.analysis.story_interpreter.branches import Branches
 from featlint.analysis.story_interpreter.expressions import Expressions
+from featlint.analysis.story_interpreter.hub_calls import HubCalls
 from featlint.analysis.story_interpreter.invocations import Invocations
 from featlint.analysis.story_interpreter.library_calls import LibraryCalls
+from featlint.analysis.story_interpreter.lightning import LightningCalls
 from featlint.analysis.story_interpreter.methods import Methods
 from featlint.analysis.story_interpreter.statements import Statements
 from featlint.analysis.values import ValueAnalyzer
 from featlint.startup.deferred import cst
 
-_TORCH_ROOTS = ("torch", "torchvision", "timm", "lightning", "pytorch_lightning")
+_TORCH_ROOTS = ("torch", "torchvision", "timm", "lightning", "pytorch_lightning", "transformers", "peft")
 
 
-class Interpreter(Statements, Branches, Assignments, Expressions, Methods, LibraryCalls, Invocations):
+class Interpreter(
+    Statements, Branches, Assignments, Expressions, Methods, LibraryCalls, HubCalls, LightningCalls, Invocations,
+):
     """One interpretation of one file; each base class is one concern (see the package's docstring)."""
 
     def run(self) -> Story:

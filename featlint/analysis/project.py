@@ -34,6 +34,7 @@ MAX_LEVELS = 2  # imports followed away from the linted file (train.py -> engine
 MAX_FILE_BYTES = 64_000
 _CACHE_SIZE = 48  # modules kept parsed per process (a parsed tree takes many times its source in memory)
 _REEXPORT_HOPS = 2  # `models/__init__.py` re-exporting `from .backbone import build`, followed this far
+_ANCHORED_PARTS = 256  # parts of a reported node of another module anchored with it (an optimizer call and its arguments)
 
 
 @dataclasses.dataclass(eq=False)
@@ -61,7 +62,7 @@ class Unit:
 Target = tuple[Unit, "cst.FunctionDef | cst.ClassDef"]  # a function or class and the module it is written in
 # A module whose text has none of these records nothing in a story: it is not parsed (its calls are escapes).
 # A package's `__init__.py` is parsed anyway, for its re-exports.
-_STORY_WORDS = (b"torch", b"timm", b"lightning", b"requires_grad", b"parameters", b".train(", b".eval(")
+_STORY_WORDS = (b"torch", b"timm", b"lightning", b"transformers", b"peft", b"requires_grad", b"parameters", b".train(", b".eval(")
 
 
 @dataclasses.dataclass(eq=False)
@@ -226,8 +227,15 @@ class Project:
 
     def anchor_to(self, node: cst.CSTNode, call: cst.CSTNode, unit: Unit) -> None:
         """`node`, of another module, was reached through `call`, in the linted file: a finding there is
-        reported at the call."""
-        self._anchors.setdefault(id(node), call)
+        reported at the call. So is a finding at a part of it (an optimizer's parameter argument): the parts of
+        a node (up to a few hundred) are anchored with it."""
+        stack = [node]
+        for _ in range(_ANCHORED_PARTS):
+            if not stack:
+                break
+            current = stack.pop()
+            self._anchors.setdefault(id(current), call)
+            stack.extend(current.children)
         self._entered.setdefault(unit.path, call)
 
     def anchor(self, node: cst.CSTNode) -> cst.CSTNode | None:
@@ -238,6 +246,13 @@ class Project:
         for path, (unit, _) in self.units.items():
             if path in self._entered and unit.line(node) is not None:
                 return self._entered[path]
+        return None
+
+    def module_of(self, node: cst.CSTNode) -> Path | None:
+        """The opened module that holds `node` (any node, not only functions and classes)."""
+        for path, (unit, _) in self.units.items():
+            if unit.line(node) is not None:
+                return path
         return None
 
     def where(self, node: cst.CSTNode) -> str | None:

@@ -7,7 +7,8 @@ assignments, aliases, `self.<attr>`, tuple unpacking, and calls to the file's ow
 records an ordered list of :class:`Event`. Rules are short queries over that list.
 
 What is tracked
-  * models: built by a torchvision builder (`resnet50(...)`, `get_model("resnet50")`, `torch.hub.load`),
+  * models: built by a torchvision builder (`resnet50(...)`, `get_model("resnet50")`, `torch.hub.load`), by
+    timm or transformers, or wrapped by PEFT (:mod:`.story_interpreter.hub_calls`),
     an instance of the file's own `nn.Module` class, an `nn.Sequential` of models, a DataParallel/DDP
     wrapper, or a parameter of a function that is never called in the file (an unknown model);
   * submodules as paths inside a model (`model.classifier[6]` is ``("classifier", "6")``); a model assigned
@@ -20,8 +21,9 @@ What is tracked
 
 Order
   Events are numbered in execution order; a call to one of the file's functions records the callee's events
-  at the call. A statement inside a loop also runs after the statements that follow it in the loop body
-  (next iteration): :meth:`Story.happens_after` knows this.
+  at the call; a Lightning `trainer.fit(module)` records the module's `configure_optimizers` at the `fit`. A
+  statement inside a loop also runs after the statements that follow it in the loop body (next iteration):
+  :meth:`Story.happens_after` knows this.
 
 What it gives up on (precision first)
   Branches are both interpreted, and events inside them are marked conditional; a name bound differently by
@@ -37,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from featlint.analysis import torchvision as tv
 from featlint.analysis.unknown import Unhandled
@@ -47,7 +49,18 @@ from featlint.startup.deferred import cst
 Path = tuple[str, ...]
 # A file without any of these cannot build a story (the interpreter needs a torch-family import): the
 # prefilter's tokens for every rule that reads the story.
-STORY_TOKENS = ("torch", "timm", "lightning")
+STORY_TOKENS = ("torch", "timm", "lightning", "transformers", "peft")
+
+
+@dataclasses.dataclass(frozen=True)
+class HubOrigin:
+    """Which model-hub library built a model, and what the script names: the timm architecture
+    (`create_model("resnet50")`), the transformers class (`BertForSequenceClassification`), or None when the
+    script does not write it. `adapters`: wrapped by PEFT (`get_peft_model`, `PeftModel.from_pretrained`)."""
+
+    library: str  # "timm", "transformers" or "peft"
+    name: str | None = None
+    adapters: bool = False
 
 
 @dataclasses.dataclass(eq=False)
@@ -62,7 +75,8 @@ class Model:
     wrapped: Model | None = None  # for DataParallel / DistributedDataParallel
     maybe_wrapper: bool = False  # a wrapper on some paths only (`if device_count() > 1: m = DataParallel(m)`)
     from_parameter: bool = False  # the parameter of a function that is never called in this file
-    library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub)
+    library: bool = False  # built by a model library (torchvision builder, get_model, torch.hub, timm, transformers)
+    hub: HubOrigin | None = None  # built (or wrapped) by timm, transformers or PEFT
     home: tuple[Model, Path] | None = None  # once assigned into another model
 
     def root(self, path: Path = ()) -> tuple[Model, Path]:
@@ -163,12 +177,19 @@ class Event:
     related: cst.CSTNode | None = None  # the other half of the story (EXHAUSTED: where it was consumed)
     module_level: bool = False  # run by the module's own statements, not inside a call to the file's functions
     assumptions: tuple[str, ...] = ()  # the decided branches it was recorded on ("`feature_extract` is True")
+    # HEAD: how the script names the new layer when `node` is not its expression (`model.fc` for
+    # `model.reset_classifier(10)`); see `named`.
+    label: str | None = None
     _located: tuple[Model, Path] | None = dataclasses.field(default=None, repr=False)
 
     def located(self) -> tuple[Model, Path] | None:
         if self._located is not None:
             return self._located
         return self.model.root(self.path) if self.model is not None else None
+
+    def named(self, code: Callable[[cst.CSTNode], str]) -> str:
+        """The event's subject as the script would write it: `label`, or the code of `node`."""
+        return self.label if self.label is not None else code(self.node)
 
     def pin(self) -> None:
         """Fix where the event sits once the story is complete (a model is not moved into another after)."""

@@ -6,6 +6,11 @@ lines, `!` negation, a trailing `/` for directories only, anchoring when a slash
 `*`/`?`/`[...]` that never cross a `/`, and `**` for any number of directories. A deeper `.gitignore`
 wins over a shallower one, and within one file the last matching line wins. Files inside an ignored
 directory are never seen, because the walk does not descend into it (git cannot re-include them either).
+
+Below every `.gitignore` and `.git/info/exclude` lies the user's own excludes file (`core.excludesFile`,
+by default `$XDG_CONFIG_HOME/git/ignore`): people keep `.ipynb_checkpoints/`, scratch folders and editor
+files there rather than in each project, and git hides them everywhere. git's configuration is read as
+text (system, global, then the repository's own `.git/config`; the last setting wins), without running git.
 """
 
 from __future__ import annotations
@@ -125,6 +130,49 @@ def _is_repository(directory: Path) -> bool:
     return (directory / ".git").exists()
 
 
+def _config_value(path: Path, section: str, key: str) -> str | None:
+    """The last `key` of `[section]` in one git configuration file (names compare case-insensitively, as
+    git's do); None when the file or the setting is absent."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = None
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            current = line[1: line.find("]")].split(None, 1)[0].lower() if "]" in line else None
+            line = line[line.find("]") + 1:].strip() if "]" in line else ""
+        if current != section or "=" not in line or line.startswith(("#", ";")):
+            continue
+        name, value = (part.strip() for part in line.split("=", 1))
+        if name.lower() == key:
+            if value.startswith('"') and value.endswith('"') and len(value) > 1:
+                value = value[1:-1]
+            else:
+                value = re.split(r"\s[#;]", value, maxsplit=1)[0].strip()
+            found = value
+    return found
+
+
+def _excludes_file(root: Path) -> Path | None:
+    """The user's `core.excludesFile` for the repository at `root`, or git's default when none is set."""
+    home = Path.home()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    configured = None
+    for config in (Path("/etc/gitconfig"), xdg / "git" / "config", home / ".gitconfig", root / ".git" / "config"):
+        value = _config_value(config, "core", "excludesfile")
+        if value is not None:
+            configured = value
+    if configured is None:
+        return xdg / "git" / "ignore"
+    if not configured:
+        return None
+    path = Path(configured).expanduser()
+    return path if path.is_absolute() else root / path
+
+
 @dataclasses.dataclass(frozen=True)
 class GitIgnore:
     """The ignore files in force in one directory of a walk, shallowest first."""
@@ -146,7 +194,12 @@ class GitIgnore:
         return ignore
 
     def _with_repository(self, root: Path) -> GitIgnore:
-        files = [IgnoreFile.read(root / ".git" / "info" / "exclude", root), IgnoreFile.read(root / ".gitignore", root)]
+        excludes = _excludes_file(root)
+        files = [
+            IgnoreFile.read(excludes, root) if excludes is not None else None,
+            IgnoreFile.read(root / ".git" / "info" / "exclude", root),
+            IgnoreFile.read(root / ".gitignore", root),
+        ]
         return GitIgnore(tuple(f for f in files if f is not None), True)
 
     def child(self, directory: Path) -> GitIgnore:

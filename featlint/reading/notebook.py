@@ -21,36 +21,19 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
-import io
 import json
-import re
-import tokenize
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
+from featlint.reading.ipython_syntax import python_lines, split_lines
+from featlint.reading import notebook_json
+from featlint.reading.notebook_json import SourceSpan, indent_at, string_end
 from featlint.reading.source import UnreadableSource
 
 NOTEBOOK_SUFFIX = ".ipynb"
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
-# Cell magics whose body is Python that IPython runs as it stands; any other `%%magic` (bash, writefile,
-# html, javascript, sql, ...) means the cell is not Python and is left out.
-PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "python", "python3", "debug", "memit"})
-# Line magics followed by a Python statement that IPython runs.
-_CODE_MAGIC = re.compile(r"%(?:time|timeit|prun|memit)\s+(?:-[a-zA-Z](?:\s*\d+(?:\.\d+)?)?\s+)*(?=\S)")
-_MAGIC_START = re.compile(r"[ \t]*(?:%|!|\?)")
-# `model?`, `model.fc??`, `?model`, `??torch.nn`: IPython's help.
-_HELP = re.compile(r"[ \t]*(?:\?{1,2}[\w.*]+|[\w.*\[\]()]+\?{1,2})\s*$")
-# `files = !ls`, `out = %sx ls`: a name bound to a shell command's output.
-_ASSIGNED_MAGIC = re.compile(r"[ \t]*[\w.\[\], ]+?\s*=\s*[%!]")
-_CANDIDATE = re.compile(r"^[ \t]*[%!?]|\?\s*$|=\s*[%!]", re.MULTILINE)
 
 
 def is_notebook(path: str) -> bool:
     return path.endswith(NOTEBOOK_SUFFIX)
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings, split only where Python's tokenizer ends a line."""
-    return _LINE.findall(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,15 +53,6 @@ class Part:
     first_row: int  # the program row of the cell's line 1
     rows: int
     shifts: Mapping[int, int]  # cell row -> characters a line magic took from its start (`%time `)
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceSpan:
-    """Where one cell's `source` value sits in the JSON text."""
-
-    start: int
-    end: int
-    items: tuple[int, ...]  # offsets of the list's strings (one line each); empty for a single string
 
 
 class Notebook:
@@ -184,7 +158,7 @@ class Notebook:
     # --- the JSON text ---------------------------------------------------------------------------------
     @functools.cached_property
     def source_spans(self) -> list[SourceSpan | None]:
-        return _source_spans(self.text, len(self.cells))
+        return notebook_json.source_spans(self.text, len(self.cells))
 
     def with_sources(self, sources: Mapping[int, str]) -> str:
         """The notebook's text with the `source` of the cells in `sources` (by cell number) replaced; every
@@ -207,7 +181,7 @@ class Notebook:
             return json.dumps(new, ensure_ascii=ascii_only)
         import difflib  # here: only a fix writes a notebook, and a lint never needs difflib
         old_lines, new_lines = split_lines(cell.source), split_lines(new)
-        written = [self.text[start: _string_end(self.text, start)] for start in span.items]
+        written = [self.text[start: string_end(self.text, start)] for start in span.items]
         items: list[str] = []
         matcher = difflib.SequenceMatcher(a=old_lines, b=new_lines, autojunk=False)
         for tag, a1, a2, b1, b2 in matcher.get_opcodes():
@@ -220,171 +194,15 @@ class Notebook:
         raw = self.text[span.start: span.end]
         if span.items:
             opening = raw[: span.items[0] - span.start]
-            closing = raw[_string_end(raw, span.items[-1] - span.start):]
+            closing = raw[string_end(raw, span.items[-1] - span.start):]
             if len(span.items) > 1:
-                separator = raw[_string_end(raw, span.items[0] - span.start): span.items[1] - span.start]
+                separator = raw[string_end(raw, span.items[0] - span.start): span.items[1] - span.start]
             else:
                 separator = "," + opening[1:] if "\n" in opening else ", "
         else:  # an empty list: nbformat's layout, indented one step past the "source" key
-            indent = _indent_at(self.text, span.start)
+            indent = indent_at(self.text, span.start)
             opening, closing, separator = f"[\n{indent} ", f"\n{indent}]", f",\n{indent} "
         return opening + separator.join(items) + closing
-
-
-def _indent_at(text: str, offset: int) -> str:
-    start = text.rfind("\n", 0, offset) + 1
-    line = text[start:offset]
-    return line[: len(line) - len(line.lstrip())]
-
-
-def _string_end(text: str, start: int) -> int:
-    """The offset just past the JSON string that starts (with its quote) at `start`."""
-    return json.decoder.scanstring(text, start + 1)[1]
-
-
-_DECODER = json.JSONDecoder()
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
-def _skip(text: str, offset: int) -> int:
-    return _SPACE.match(text, offset).end()  # type: ignore[union-attr]
-
-
-def _members(text: str, offset: int) -> list[tuple[str, int, int]]:
-    """(key, value start, value end) of the JSON object at `offset` (already known to be valid JSON)."""
-    found = []
-    offset = _skip(text, offset + 1)
-    while text[offset] != "}":
-        key, offset = json.decoder.scanstring(text, offset + 1)
-        offset = _skip(text, _skip(text, offset) + 1)  # past the colon
-        _, end = _DECODER.raw_decode(text, offset)
-        found.append((key, offset, end))
-        offset = _skip(text, end)
-        if text[offset] == ",":
-            offset = _skip(text, offset + 1)
-    return found
-
-
-def _items(text: str, start: int) -> list[int]:
-    """Offsets of the values of the JSON array at `start`."""
-    found = []
-    offset = _skip(text, start + 1)
-    while text[offset] != "]":
-        found.append(offset)
-        _, offset = _DECODER.raw_decode(text, offset)
-        offset = _skip(text, offset)
-        if text[offset] == ",":
-            offset = _skip(text, offset + 1)
-    return found
-
-
-def _source_spans(text: str, count: int) -> list[SourceSpan | None]:
-    top = {key: (start, end) for key, start, end in _members(text, _skip(text, 0))}
-    spans: list[SourceSpan | None] = []
-    for cell_start in _items(text, top["cells"][0]):
-        source = next(((s, e) for key, s, e in _members(text, cell_start) if key == "source"), None)
-        if source is None:
-            spans.append(None)
-            continue
-        start, end = source
-        items = tuple(_items(text, start)) if text[start] == "[" else ()
-        spans.append(SourceSpan(start, end, items))
-    return spans + [None] * (count - len(spans))
-
-
-# --- IPython syntax -------------------------------------------------------------------------------------
-def python_lines(source: str) -> tuple[list[str], dict[int, int]]:
-    """The cell as Python lines, one for each of its lines; [] when the cell is not Python (`%%bash`).
-
-    Returns the lines and, by 1-based cell row, how many characters were taken from the start of a line
-    (`%time x = f()` becomes `x = f()`)."""
-    lines = split_lines(source)
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    shifts: dict[int, int] = {}
-    if first is not None and lines[first][:1] in (" ", "\t"):
-        # IPython's leading_indent: a cell whose first line is indented runs with that indent taken from
-        # every line that starts with it.
-        prefix = lines[first][: len(lines[first]) - len(lines[first].lstrip(" \t"))]
-        for index, line in enumerate(lines):
-            if line.startswith(prefix):
-                lines[index] = line[len(prefix):]
-                shifts[index + 1] = len(prefix)
-    if not lines or not _CANDIDATE.search(source):
-        return lines, shifts
-    changed: dict[int, str] = {}
-    start = 0
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        name = re.match(r"\s*%%(\w*)", lines[first])
-        if name is None or name.group(1) not in PYTHON_CELL_MAGICS:
-            return [], {}
-        changed[first] = _placeholder(lines[first], "")
-        start = first + 1
-    continued = False
-    for index in range(start, len(lines)):
-        line = lines[index]
-        body = line.rstrip("\r\n")
-        if continued:
-            changed[index] = _placeholder(line, indent)
-        elif _MAGIC_START.match(body) or _HELP.match(body) or _ASSIGNED_MAGIC.match(body):
-            indent = body[: len(body) - len(body.lstrip())]
-            code = _CODE_MAGIC.match(body, len(indent))
-            rest = body[code.end():] if code is not None else ""
-            if code is not None and not rest.rstrip().endswith("\\") and _compiles(rest):
-                changed[index] = indent + rest + line[len(body):]
-                shifts[index + 1] = shifts.get(index + 1, 0) + code.end() - len(indent)
-            else:
-                changed[index] = _placeholder(line, indent)
-        else:
-            continue
-        continued = body.endswith("\\")
-    if changed:
-        _keep_inside_strings(lines, changed)
-    for index, text in changed.items():
-        lines[index] = text
-    return lines, shifts
-
-
-def _placeholder(line: str, indent: str) -> str:
-    ending = line[len(line.rstrip("\r\n")):]
-    return f"{indent}pass{ending}"
-
-
-def _compiles(code: str) -> bool:
-    try:
-        compile(code, "<magic>", "exec", 0x400)  # ast.PyCF_ONLY_AST, without importing ast
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
-def _keep_inside_strings(lines: list[str], changed: dict[int, str]) -> None:
-    """Undo the replacements of lines that do not start a statement: inside a triple-quoted string or
-    brackets, `%d items` or `!x` is text or an operand, not IPython syntax."""
-    trial = [changed.get(i, line) for i, line in enumerate(lines)]
-    starts: set[int] = set()
-    expect_start = True
-    depth = 0
-    try:
-        for token in tokenize.generate_tokens(io.StringIO("".join(trial)).readline):
-            if token.type in (tokenize.NEWLINE, tokenize.NL) and depth == 0:
-                expect_start = True
-                continue
-            if token.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT, tokenize.ENCODING):
-                continue
-            if expect_start:
-                starts.add(token.start[0] - 1)
-                expect_start = False
-            if token.type == tokenize.OP and token.string in "([{":
-                depth += 1
-            elif token.type == tokenize.OP and token.string in ")]}":
-                depth = max(depth - 1, 0)
-    except tokenize.TokenError:
-        pass  # an unclosed bracket at the end: the lines read so far still say where statements start
-    except SyntaxError:
-        return
-    continuation = {i for i in changed if i - 1 in changed and lines[i - 1].rstrip("\r\n").endswith("\\")}
-    for index in [i for i in changed if i not in starts and i not in continuation]:
-        del changed[index]
 
 
 # --- reading ---------------------------------------------------------------------------------------------

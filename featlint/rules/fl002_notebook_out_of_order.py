@@ -139,7 +139,7 @@ class NotebookOutOfOrder(Rule):
         action, effect = {
             EventKind.BUILD: ("built the model", "the optimizer holds the parameters of the model that was there "
                               "before, so training the rebuilt model updates nothing"),
-            EventKind.HEAD: (f"replaced `{ctx.code(change.node)}`", "the optimizer holds the parameters of the "
+            EventKind.HEAD: (f"replaced `{change.named(ctx.code)}`", "the optimizer holds the parameters of the "
                              "discarded head, so the new head never trains"),
             EventKind.FREEZE: ("froze parameters", "the optimizer holds the frozen parameters and keeps state "
                                "for them (with momentum or weight decay they can keep moving)"),

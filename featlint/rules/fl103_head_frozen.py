@@ -103,7 +103,7 @@ class HeadFrozen(Rule):
     def _message(ctx: FileContext, story: Story, freeze: Event, head: Event, path: Path, head_path: Path) -> str:
         """What was frozen (the head alone, a container of it, the whole model) and whether anything else can
         still train: "nothing trains" only when the whole model is frozen and nothing is re-enabled later."""
-        new = f"the new `{ctx.code(head.node)}` (replaced on {ctx.where(head.node)})"
+        new = f"the new `{head.named(ctx.code)}` (replaced on {ctx.where(head.node)})"
         if path == head_path:
             return (
                 f"this freezes {new}: its random weights never train; remove this freeze, or freeze only the "

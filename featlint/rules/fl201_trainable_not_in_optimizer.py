@@ -48,6 +48,9 @@ class TrainableNotInOptimizer(Rule):
     summary = "Layers replaced or unfrozen after the optimizer was built are never updated by it"
     requires_tokens = STORY_TOKENS
     fires = (
+        # timm's reset_classifier after the optimizer: the new head (`model.head` of a ViT) is not in it
+        "import timm, torch\nm = timm.create_model('vit_base_patch16_224', pretrained=True)\n"
+        "opt = torch.optim.Adam(m.parameters(), lr=1e-3)\nm.reset_classifier(10)\n",
         # unfreezing inside the epoch loop, optimizer built on the trainable parameters before it
         "import torch, torchvision\nm = torchvision.models.resnet18(weights='DEFAULT')\n"
         "for p in m.parameters():\n    p.requires_grad = False\nm.fc = torch.nn.Linear(512, 3)\n"
@@ -136,7 +139,7 @@ class TrainableNotInOptimizer(Rule):
     def _report(self, ctx: FileContext, change: Event, built: Event) -> Diagnostic:
         line = ctx.where(built.node)
         if change.kind is EventKind.HEAD:
-            what = (f"`{ctx.code(change.node)}` is replaced after the optimizer on {line} was built: its new "
+            what = (f"`{change.named(ctx.code)}` is replaced after the optimizer on {line} was built: its new "
                     "parameters get gradients but are never updated")
             fix = "build the optimizer after replacing the layer"
         else:

@@ -55,6 +55,10 @@ class FrozenParamsInOptimizer(Rule):
     summary = "Frozen parameters are handed to the optimizer unfiltered"
     requires_tokens = STORY_TOKENS
     fires = (
+        # a Hugging Face classifier whose encoder (the class's backbone attribute) is frozen
+        "import torch\nfrom transformers import AutoModelForSequenceClassification as A\n"
+        "m = A.from_pretrained('bert-base-uncased', num_labels=3)\nfor p in m.bert.parameters():\n"
+        "    p.requires_grad = False\nopt = torch.optim.AdamW(m.parameters(), lr=2e-5)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.layer1.requires_grad_(False)\n"
         "opt = torch.optim.Adam(m.parameters())\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\n"
@@ -66,6 +70,10 @@ class FrozenParamsInOptimizer(Rule):
         "        self.head = nn.Linear(1000, 2)\nnet = Net()\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n",
     )
     silent = (
+        # PEFT froze the base itself: the documented optimizer over every parameter of the wrapped model
+        "import torch\nfrom peft import LoraConfig, get_peft_model\nfrom transformers import AutoModelForSequenceClassification as A\n"
+        "m = A.from_pretrained('roberta-base', num_labels=3)\nm.roberta.requires_grad_(False)\n"
+        "m = get_peft_model(m, LoraConfig(r=8, task_type='SEQ_CLS'))\nopt = torch.optim.AdamW(m.parameters(), lr=2e-4)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.layer1.requires_grad_(False)\n"
         "opt = torch.optim.Adam(filter(lambda p: p.requires_grad, m.parameters()))\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.layer1.requires_grad_(False)\n"
@@ -130,7 +138,7 @@ class FrozenParamsInOptimizer(Rule):
             elif not event.partial and covers(event_path, path):
                 frozen = None  # everything it holds was re-enabled
             elif event.value is None:
-                return None
+                frozen = None  # set to a value featlint cannot tell: only a later freeze counts
         escaped = any(
             frozen is not None and frozen.order < e.order < built.order for e in story.on(model, [EventKind.ESCAPE])
         )

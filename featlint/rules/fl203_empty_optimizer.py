@@ -56,12 +56,20 @@ class EmptyOptimizer(Rule):
     summary = "The optimizer can receive no trainable parameter: everything it gets was frozen"
     requires_tokens = STORY_TOKENS
     fires = (
+        # a PEFT adapter loaded without is_trainable=True: PEFT freezes everything
+        "import torch\nfrom peft import PeftModel\nfrom transformers import AutoModelForSequenceClassification as A\n"
+        "m = PeftModel.from_pretrained(A.from_pretrained('roberta-base'), 'adapter')\n"
+        "opt = torch.optim.AdamW(filter(lambda p: p.requires_grad, m.parameters()), lr=2e-4)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.requires_grad_(False)\n"
         "opt = torch.optim.Adam(m.parameters())\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.fc = torch.nn.Linear(512, 2)\n"
         "m.requires_grad_(False)\nopt = torch.optim.Adam(m.fc.parameters())\n",
     )
     silent = (
+        # timm's reset_classifier puts a new trainable head in after the freeze
+        "import timm, torch\nm = timm.create_model('resnet50', pretrained=True)\nfor p in m.parameters():\n"
+        "    p.requires_grad = False\nm.reset_classifier(10)\n"
+        "opt = torch.optim.Adam(filter(lambda p: p.requires_grad, m.parameters()), lr=1e-3)\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nm.requires_grad_(False)\n"
         "m.fc.requires_grad_(True)\nopt = torch.optim.Adam(filter(lambda p: p.requires_grad, m.parameters()))\n",
         "import torch, torchvision\nm = torchvision.models.resnet18()\nif freeze:\n    m.requires_grad_(False)\n"
@@ -152,11 +160,11 @@ def _advice(ctx: FileContext, story: Story, built: Event, models: list[Model]) -
             assert located is not None
             if story.frozen_at(model, located[1], built) is not None:
                 return (
-                    f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) is frozen too: freeze the backbone "
-                    f"before replacing it, or call `{ctx.code(head.node)}.requires_grad_(True)` after the freeze"
+                    f"the new `{head.named(ctx.code)}` ({ctx.where(head.node)}) is frozen too: freeze the backbone "
+                    f"before replacing it, or call `{head.named(ctx.code)}.requires_grad_(True)` after the freeze"
                 )
             return (
-                f"the new `{ctx.code(head.node)}` ({ctx.where(head.node)}) trains but is not given to this "
+                f"the new `{head.named(ctx.code)}` ({ctx.where(head.node)}) trains but is not given to this "
                 f"optimizer: pass its parameters, or filter the model's on `requires_grad`"
             )
     return (

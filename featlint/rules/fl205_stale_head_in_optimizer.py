@@ -77,7 +77,7 @@ class StaleHeadInOptimizer(Rule):
                         yield ctx.report(
                             self, change.node,
                             f"the optimizer built on {ctx.where(built.node)} holds the parameters of the "
-                            f"`{ctx.code(change.node)}` replaced here: it keeps updating the discarded layer and "
+                            f"`{change.named(ctx.code)}` replaced here: it keeps updating the discarded layer and "
                             "the new one never trains; build the optimizer after replacing the layer"
                             + story.path_note(change, built),
                         )

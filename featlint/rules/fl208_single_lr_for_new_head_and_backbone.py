@@ -98,7 +98,7 @@ class SingleLrForNewHeadAndBackbone(Rule):
             if heads and pretrained:
                 yield ctx.report(
                     self, held.node or built.node,
-                    f"one param group holds the pretrained backbone and the new `{ctx.code(heads[-1].node)}` "
+                    f"one param group holds the pretrained backbone and the new `{heads[-1].named(ctx.code)}` "
                     f"({ctx.where(heads[-1].node)}): the random head's early gradients disturb the pretrained "
                     "features; give the backbone a smaller lr in its own group, or train the head alone first"
                     + story.path_note(built, heads[-1]),

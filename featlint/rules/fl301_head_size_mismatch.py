@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from featlint.analysis import hub_knowledge as hk
 from featlint.analysis import torchvision as tv
 from featlint.analysis.architectures import (
     Architectures,
@@ -11,10 +12,18 @@ from featlint.analysis.architectures import (
     covers,
     feed,
 )
+from featlint.analysis.calls import argument, string_literal
+from featlint.analysis.hubs import HubKind, HubObject, Step
+from featlint.analysis.scopes import AttributeStore
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
 from featlint.diagnostics import Applicability, Diagnostic, Severity
 from featlint.rules.base import Rule
+
+# `timm.create_model` arguments that leave the layers before the head as the architecture builds them (the
+# rest, `global_pool="catavgmax"` or a width, can change what the head receives).
+_TIMM_PLAIN_ARGUMENTS = frozenset({"model_name", "pretrained", "num_classes", "drop_rate", "drop_path_rate",
+                                   "drop_block_rate", "in_chans", "checkpoint_path", "cache_dir"})
 
 
 class HeadSizeMismatch(Rule):
@@ -26,7 +35,10 @@ class HeadSizeMismatch(Rule):
 
     The sizes come from torchvision itself (`featlint/data/torchvision.json`). Sizes read from the old
     layer (`model.fc.in_features`, `num_ftrs = ...`), layers whose sizes featlint cannot evaluate, and your
-    own `nn.Module` classes are left alone.
+    own `nn.Module` classes are left alone. The same on a timm model whose architecture is written in
+    `timm.create_model("...")`, when the new layer goes where the architecture's head is (`model.fc` on a
+    resnet50, `model.head.fc` on a ConvNeXt) and nothing else in the file changes the model: the size is
+    that of the head timm builds (`featlint/data/timm.json`).
 
     ## Why is this bad?
     The first forward pass fails with `mat1 and mat2 shapes cannot be multiplied`, often hours into a job
@@ -60,7 +72,7 @@ class HeadSizeMismatch(Rule):
     severity = Severity.ERROR
     summary = "A new layer's input size does not match what the architecture feeds it at that place"
     fixable = True
-    requires_tokens = ("vision",)
+    requires_tokens = ("vision", "timm")
     fires = (
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet18()\nm.fc = nn.Linear(2048, 10)\n",
         "import torch.nn as nn\nfrom torchvision import models\nm = models.vgg16()\nm.classifier = nn.Linear(4096, 10)\n",
@@ -73,6 +85,10 @@ class HeadSizeMismatch(Rule):
         "import torch.nn as nn\nfrom torchvision import models\nclass Net(nn.Module):\n    def __init__(self):\n"
         "        super().__init__()\n        self.backbone = models.densenet121()\n"
         "        self.backbone.classifier = nn.Linear(2048, 4)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model('resnet50.a1_in1k', pretrained=True)\n"
+        "m.fc = nn.Linear(512, 3)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model('mobilenetv3_large_100', pretrained=True, num_classes=0)\n"
+        "m.classifier = nn.Linear(960, 3)\n",
     )
     silent = (
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50()\nm.fc = nn.Linear(m.fc.in_features, 10)\n",
@@ -90,12 +106,24 @@ class HeadSizeMismatch(Rule):
         "        self.fc = nn.Linear(512, 10)\nm = Net()\nm.fc = nn.Linear(512, 10)\n",
         "import torch.nn as nn\nfrom torchvision import models\nm = models.vgg16()\nm.avgpool = nn.AdaptiveAvgPool2d(1)\n"
         "m.classifier = nn.Linear(512, 10)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model('resnet50', pretrained=True)\nm.fc = nn.Linear(2048, 3)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model('convnext_tiny', pretrained=True)\n"
+        "m.head.fc = nn.Linear(768, 3)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model('resnet50', global_pool='catavgmax')\n"
+        "m.fc = nn.Linear(4096, 3)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model('resnet50')\nm.global_pool = MyPool()\n"
+        "m.fc = nn.Linear(512, 3)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model('resnet50')\nm.reset_classifier(3, 'catavgmax')\n"
+        "m.fc = nn.Linear(4096, 3)\n",
+        "import timm, torch.nn as nn\nm = timm.create_model(arch)\nm.fc = nn.Linear(512, 3)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         archs = ctx.analysis.architectures
         for assignment in archs.assignments():
             yield from self._check(ctx, archs, assignment)
+        if "timm" in ctx.source:
+            yield from self._timm(ctx, archs)
 
     def _check(self, ctx: FileContext, archs: Architectures, assignment: Assignment) -> Iterator[Diagnostic]:
         located = assignment.located
@@ -111,6 +139,39 @@ class HeadSizeMismatch(Rule):
             yield self._report_misfit(ctx, assignment, arch, misfit)
             return
         yield from self._check_next(ctx, archs, assignment, arch, output)
+
+    def _timm(self, ctx: FileContext, archs: Architectures) -> Iterator[Diagnostic]:
+        """A new layer at a timm model's head path whose input size is not what the head timm builds takes."""
+        hubs = ctx.analysis.hubs
+        stores = [(store, hubs.step(store.statement)) for store in ctx.analysis.facts.attribute_stores]
+        changed = [(store, value, model) for store, step in stores if step is not None
+                   and (value := store.value) is not None and (model := _timm_model(ctx, store, step)) is not None]
+        for store, value, model in changed:
+            name = string_literal(argument(model.call, 0, "model_name"))
+            arch = hk.timm_architecture(name) if name is not None and _plain(ctx, model.call) else None
+            receiver, _, path = ctx.code(store.target).partition(".")
+            if (arch is None or arch.head_in is None or arch.head != path or arch.head_types != ("Linear",)
+                    or path not in (arch.reset or ())):
+                continue
+            if any(other is not store and found.call is model.call
+                   and not ctx.code(other.target).endswith(".requires_grad") for other, _, found in changed):
+                continue  # another part of the model replaced: what reaches the head may differ
+            _, misfit = feed(archs.new_layer(value, store.scope), (arch.head_in,))
+            if misfit is None or misfit.received != (arch.head_in,) or misfit.layer.type != "Linear":
+                continue
+            right = str(arch.head_in)
+            read = f" (`{receiver}.num_features`)" if arch.head_in == arch.num_features else ""
+            edits = [ctx.replace(misfit.layer.in_arg, right)] if misfit.layer.in_arg is not None else []
+            yield ctx.report(
+                self, misfit.layer.node,
+                f"timm's {arch.name} feeds its head `{path}` {right} features; this Linear expects "
+                f"{misfit.layer.in_size}, so the first forward fails (`mat1 and mat2 shapes cannot be multiplied`): "
+                f"use {right}{read}, or pass `num_classes=N` to `timm.create_model` instead",
+                fix_message=f"Use {right} input features",
+                edits=edits,
+                applicability=Applicability.SAFE if isinstance(misfit.layer.in_arg, cst.Integer)
+                else Applicability.UNSAFE,
+            )
 
     def _report_misfit(
         self, ctx: FileContext, assignment: Assignment, arch: tv.Architecture, misfit: Misfit
@@ -208,6 +269,28 @@ def _unchanged_around(archs: Architectures, assignment: Assignment, arch: tv.Arc
                 continue
         return False
     return True
+
+
+def _timm_model(ctx: FileContext, store: AttributeStore, step: Step) -> HubObject | None:
+    """The timm model `store` assigns into (`model.fc = ...`, `model.head.fc = ...`), if it is one."""
+    root: cst.BaseExpression = store.target
+    while isinstance(root, cst.Attribute):
+        root = root.value
+    if not isinstance(root, cst.Name) or not isinstance(store.target, cst.Attribute):
+        return None
+    model = ctx.analysis.hubs.object_of(root, store.scope, step)
+    return model if model is not None and model.kind is HubKind.TIMM_MODEL else None
+
+
+def _plain(ctx: FileContext, call: cst.Call) -> bool:
+    """`timm.create_model` with the architecture's own layers before the head (no `global_pool=...`, no
+    `**kwargs`), and no `reset_classifier` in the file that changes the pooling."""
+    for position, arg in enumerate(call.args):
+        if arg.star or (arg.keyword is None and position > 1) or (
+                arg.keyword is not None and arg.keyword.value not in _TIMM_PLAIN_ARGUMENTS):
+            return False
+    return not any(isinstance(c.node.func, cst.Attribute) and c.node.func.attr.value == "reset_classifier"
+                   and len(c.node.args) > 1 for c in ctx.analysis.facts.calls)
 
 
 def _shape(shape: tuple[int, ...]) -> str:

@@ -110,7 +110,8 @@ class HeadNotUsed(Rule):
             if arch is None:
                 continue  # the architecture is chosen at run time (`create_model(arch)`): its head is unknown
             heads = (arch.head,) if isinstance(arch.head, str) else arch.head or ()
-            # Only the head names of other architectures: the children are known for the family's built model.
+            # Only the names other architectures give their head (the children are those of this very
+            # architecture): `model.name = ...` or a layer the file's own code calls is none of this rule's business.
             if (attribute not in _TIMM_HEAD_NAMES or attribute in arch.children
                     or any(h.split(".")[0] == attribute for h in heads)
                     or archs.new_layer(store.value, store.scope) is None):

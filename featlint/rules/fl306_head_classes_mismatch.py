@@ -1,28 +1,22 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 
 from featlint.analysis import FileAnalysis
 from featlint.analysis import torchvision as tv
 from featlint.analysis.architectures import Assignment, NewLayer, covers
-from featlint.analysis.calls import keyword
-from featlint.analysis.datasets import class_count, dataset_name
-from featlint.analysis.scopes import Scope
+from featlint.analysis.calls import argument, keyword
+from featlint.analysis.class_counts import count_of, declared_classes
+from featlint.analysis.hubs import HubKind
 from featlint.context import FileContext
 from featlint.startup.deferred import cst
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
 
-# Names under which scripts declare how many classes they have.
-CLASS_COUNT_NAMES = frozenset({
-    "num_classes", "NUM_CLASSES", "n_classes", "N_CLASSES", "nb_classes", "NB_CLASSES", "num_class", "NUM_CLASS",
-})
-# Names under which scripts list their classes (`classes = ("plane", "car", ...)`).
-CLASS_LIST_NAMES = frozenset({"classes", "CLASSES", "class_names", "CLASS_NAMES"})
-# Text that shows the targets of a data set being remapped or subset (two classes picked out of CIFAR10):
-# the data set's own class count is then not what the head needs.
-_RELABELLING = (".targets", ".labels", "Subset", "target_transform", "class_to_idx")
+# A head put in by hand (`model.head = nn.Linear(...)`): then it, not `num_classes=`, sizes a timm model's output.
+_HEAD_ASSIGNED = re.compile(r"\.(head|fc|classifier|last_linear|head\.fc)\s*=[^=]")
 CROSS_ENTROPY = frozenset({"CrossEntropyLoss", "cross_entropy"})
 # Layers after the last Linear/Conv2d of a head that keep the number of outputs.
 _KEEPS_OUTPUTS = frozenset({
@@ -75,14 +69,6 @@ def losses(analysis: FileAnalysis) -> dict[str, cst.Call]:
     return found
 
 
-@dataclasses.dataclass(frozen=True)
-class _Declared:
-    count: int
-    node: cst.CSTNode
-    label: str
-    name: str | None = None  # the constant, for the fix hint
-
-
 class HeadClassesMismatch(Rule):
     """
     ## What it does
@@ -96,6 +82,11 @@ class HeadClassesMismatch(Rule):
     featlint cannot evaluate (`len(dataset.classes)` of an `ImageFolder`, a command-line argument) keeps it
     silent, and a data set's own count is not used when the file remaps or subsets its targets
     (`.targets`, `Subset`, `target_transform`).
+
+    The same comparison covers timm heads sized by `timm.create_model(..., num_classes=N)` or
+    `model.reset_classifier(N)` on a model the file creates (the `num_classes=` that sizes the head is then
+    not a declaration); a `create_model` head is left alone when the file resets the classifier or puts a
+    head in by hand, which decides instead.
 
     It also reports a one-output head trained with `CrossEntropyLoss` / `F.cross_entropy` when the file
     uses no other loss.
@@ -146,6 +137,10 @@ class HeadClassesMismatch(Rule):
         "m = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 10)\n",
         "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.MNIST('data')\n"
         "n_classes = len(train.classes)\nm = models.resnet18(weights='DEFAULT')\nm.fc = nn.Linear(512, 100)\n",
+        "import timm\nfrom torchvision import datasets\ntrain = datasets.CIFAR100('data')\n"
+        "m = timm.create_model('resnet50', pretrained=True, num_classes=10)\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\nm = timm.create_model('vit_base_patch16_224', pretrained=True)\n"
+        "m.reset_classifier(2)\n",
     )
     silent = (
         "import torch.nn as nn\nfrom torchvision import datasets, models\ntrain = datasets.CIFAR10('data')\n"
@@ -172,11 +167,24 @@ class HeadClassesMismatch(Rule):
         "    m.fc = nn.Linear(512, num_classes)\n    return m\nm = build()\nm.fc = nn.Linear(512, 2)\n",
         "import torch.nn as nn\nfrom torchvision import models\nNUM_CLASSES = 10\na = models.resnet18(weights='DEFAULT')\n"
         "a.fc = nn.Linear(512, NUM_CLASSES)\nb = models.resnet18(weights='DEFAULT')\nb.fc = nn.Linear(512, 1)\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\n"
+        "m = timm.create_model('resnet50', pretrained=True, num_classes=len(CLASSES))\n",
+        "import timm\nfrom torchvision import datasets\ntrain = datasets.CIFAR10('data')\n"
+        "teacher = timm.create_model('resnet50', pretrained=True, num_classes=1000)\n"
+        "student = timm.create_model('resnet18', pretrained=True, num_classes=10)\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\nm = timm.create_model('resnet50', pretrained=True, num_classes=2)\n"
+        "m.reset_classifier(len(CLASSES))\n",
+        "import timm\nfrom torchvision import datasets\ntrain = datasets.CIFAR10('data')\n"
+        "teacher = timm.create_model('resnet50', pretrained=True, num_classes=1000)\n"
+        "student = timm.create_model('resnet18', pretrained=True, num_classes=args.classes)\n",
+        "import timm\nCLASSES = ['cat', 'dog', 'bird']\nclass Net:\n    def __init__(self):\n"
+        "        self.body = timm.create_model('resnet50', pretrained=True)\n        self.body.reset_classifier(2)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
         heads = new_heads(ctx.analysis)
-        if not heads:
+        timm = timm_heads(ctx.analysis, ctx.source) if "timm" in ctx.source else []
+        if not heads and not timm:
             return
         outputs = [(head, head.output()) for head in heads]
         used = losses(ctx.analysis)
@@ -191,13 +199,16 @@ class HeadClassesMismatch(Rule):
                     f"learns; use `nn.BCEWithLogitsLoss()` with one output, or two outputs",
                 )
             return
-        declared = _declared(ctx.analysis, ctx.source)
-        if declared is None or any(out is not None and out.out_size == declared.count for _, out in outputs):
-            return
-        for head, out in outputs:
-            if out is None or out.out_size in (None, 1):  # one output: a binary task, or the case above
+        declared = declared_classes(ctx.analysis, ctx.source, sizing=frozenset(id(h.node) for h in timm))
+        sizes = {out.out_size for _, out in outputs if out is not None} | {h.size for h in timm}
+        if declared is None or declared.count in sizes or any(h.size is None for h in timm):
+            return  # a head of the declared size, or a timm head of unknown size that may be the one
+        sized = [(ctx.code(head.assignment.target), out.out_size, out.node) for head, out in outputs if out is not None]
+        sized += [(h.what, h.size, h.node) for h in timm if h.reported]
+        for what, size, node in sized:
+            if size in (None, 1):  # one output: a binary task, or the case above
                 continue
-            size, count = out.out_size, declared.count
+            count = declared.count
             hint = f"`{declared.name}`" if declared.name else str(count)
             effect = (
                 f"any target >= {size} raises `IndexError: Target {size} is out of bounds` (a device-side assert "
@@ -205,88 +216,47 @@ class HeadClassesMismatch(Rule):
                 f"{size - count} outputs stand for classes that do not exist, and the model can predict them"
             )
             yield ctx.report(
-                self, out.node,
-                f"`{ctx.code(head.assignment.target)}` outputs {size} classes but the script declares {count} "
+                self, node,
+                f"`{what}` outputs {size} classes but the script declares {count} "
                 f"({declared.label}, {ctx.where(declared.node)}): {effect}; size the head with {hint}",
             )
 
 
-def _declared(analysis: FileAnalysis, source: str) -> _Declared | None:
-    """The number of classes every declaration of the file agrees on; None when any is unknown or they differ."""
-    found: list[_Declared] = []
-    for scope in analysis.facts.scopes.values():
-        # The scope's own order (the order of the source), not a set's: the message cites the first declaration,
-        # and a set's order changes with the process's hash seed.
-        for name in [n for n in scope.bindings if n in CLASS_COUNT_NAMES or n in CLASS_LIST_NAMES]:
-            listed = name in CLASS_LIST_NAMES
-            for binding in scope.bindings[name]:
-                if binding.kind == "param":
-                    continue  # plumbing: the value comes from the caller
-                plain = binding.kind == "assign" and not binding.element
-                count = (_listed(analysis, binding.value, binding.scope) if listed else
-                         _count(analysis, binding.value, binding.scope)) if plain else None
-                if count is None:
-                    return None
-                label, hint = (f"the {count} names in `{name}`", f"len({name})") if listed else (f"`{name}`", name)
-                found.append(_Declared(count, binding.node, label, hint))
-    for site in analysis.facts.calls:
-        given = keyword(site.node, "num_classes")
-        if given is None:
-            continue
-        count = _count(analysis, given.value, site.scope)
-        if count == 0:
-            continue  # `timm.create_model(..., num_classes=0)`: no classifier at all, a feature extractor
-        if count is None:
-            return None
-        callee = analysis.names.call_name(site.node, site.scope)
-        found.append(_Declared(count, given, f"`num_classes=` of `{(callee or 'a call').rsplit('.', 1)[-1]}`"))
-    if not any(word in source for word in _RELABELLING):
-        found.extend(_datasets(analysis))
-    counts = {declared.count for declared in found}
-    return found[0] if len(counts) == 1 else None
+@dataclasses.dataclass(frozen=True)
+class TimmHead:
+    """A timm head sized by `timm.create_model(..., num_classes=N)` or `model.reset_classifier(N)`."""
+
+    node: cst.CSTNode  # the size argument
+    size: int | None
+    what: str  # how the message names it
+    reported: bool  # the model it sizes is known, and no later head replaces it
 
 
-def _datasets(analysis: FileAnalysis) -> list[_Declared]:
-    """The torchvision data sets the file builds, with their class counts; none at all when one of them has
-    classes featlint cannot tell (an ImageFolder): the head may be meant for that one."""
+def timm_heads(analysis: FileAnalysis, source: str) -> list[TimmHead]:
+    """The heads `timm.create_model(num_classes=N)` and `reset_classifier(N)` build. A `create_model` head is
+    reported only when the file resets no classifier and assigns no head by hand (which then decides);
+    a reset only when it is called on a timm model the file creates."""
+    hubs = analysis.hubs
+    resets = [site for site in analysis.facts.calls
+              if isinstance(site.node.func, cst.Attribute) and site.node.func.attr.value == "reset_classifier"]
+    by_hand = _HEAD_ASSIGNED.search(source) is not None
     found = []
-    for site in analysis.facts.calls:
-        name = dataset_name(analysis.names, site.node, site.scope)
-        if name is None or keyword(site.node, "num_classes") is not None:
-            continue  # not a data set, or FakeData(num_classes=...), a declaration of its own
-        count = class_count(analysis.names, site.node, site.scope)
-        if count is None:
-            return []
-        found.append(_Declared(count, site.node, f"`{name}` has {count} classes"))
+    for obj in hubs.objects:
+        given = keyword(obj.call, "num_classes") if obj.kind is HubKind.TIMM_MODEL else None
+        if given is not None:
+            scope = hubs.scope_of(obj.call)
+            size = count_of(analysis, given.value, scope) if scope is not None else None
+            found.append(TimmHead(given, size, f"timm.create_model(..., num_classes={size})",
+                                  not resets and not by_hand and keyword(obj.call, "features_only") is None))
+    for site in resets:
+        given = argument(site.node, 0, "num_classes")
+        step = hubs.step(site.node)
+        if given is None or step is None:
+            continue
+        model = hubs.object_of(site.node.func.value, site.scope, step)  # type: ignore[attr-defined]
+        size = count_of(analysis, given, site.scope)
+        node = next(arg for arg in site.node.args if arg.value is given)
+        found.append(TimmHead(node, size, f"{analysis.module.code_for_node(site.node.func)}({size})",
+                              model is not None and model.kind is HubKind.TIMM_MODEL and len(resets) == 1))
     return found
 
-
-def _count(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
-    """A literal count: an integer (or a constant), `len()` of a literal list (or a name bound once to one),
-    or `len(<torchvision data set>.classes)`."""
-    if expr is None:
-        return None
-    if isinstance(expr, cst.Call) and analysis.names.call_name(expr, scope) == "builtins.len" and len(expr.args) == 1:
-        return _listed(analysis, expr.args[0].value, scope)
-    if isinstance(expr, cst.Name):
-        bindings = scope.lookup(expr.value)
-        if len(bindings) == 1 and bindings[0].kind == "assign" and not bindings[0].element:
-            return _count(analysis, bindings[0].value, bindings[0].scope)
-        return None
-    return analysis.architectures.size(expr, scope)
-
-
-def _listed(analysis: FileAnalysis, expr: cst.BaseExpression | None, scope: Scope) -> int | None:
-    """How many classes a sequence names: a literal list or tuple (or a name bound once to one), or the
-    `.classes` (or `.class_to_idx`) of a torchvision data set whose classes are known
-    (`datasets.CIFAR10(...).classes`)."""
-    if expr is None:
-        return None
-    value = analysis.inputs.constant(expr, scope)
-    if isinstance(value, (cst.List, cst.Tuple)) and all(isinstance(e, cst.Element) for e in value.elements):
-        return len(value.elements)
-    if isinstance(value, cst.Attribute) and value.attr.value in ("classes", "class_to_idx"):
-        built = analysis.inputs.constant(value.value, scope)
-        if isinstance(built, cst.Call):
-            return class_count(analysis.names, built, scope)
-    return None

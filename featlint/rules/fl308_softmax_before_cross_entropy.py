@@ -62,6 +62,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
     summary = "The model outputs a softmax and the loss is cross-entropy, which applies log-softmax itself"
     requires_tokens = ("oftmax",)
     fires = (
+        "import torch\nimport torch.nn.functional as F\nimport torchvision\nimport pytorch_lightning as pl\n"
+        "class Classifier(pl.LightningModule):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.model = torchvision.models.resnet18(weights='DEFAULT')\n"
+        "        self.model.fc = torch.nn.Linear(512, 10)\n    def forward(self, x):\n"
+        "        return F.softmax(self.model(x), dim=1)\n    def training_step(self, batch, batch_idx):\n"
+        "        x, y = batch\n        return F.cross_entropy(self(x), y)\n",
         "import torch.nn as nn\nimport torch.nn.functional as F\nfrom torchvision import models\n"
         "m = models.vgg16(weights='DEFAULT')\nhead = nn.Sequential(nn.Linear(4096, 5), nn.Softmax(dim=1))\n"
         "m.classifier[6] = head\nloss = F.cross_entropy(m(x), y)\n",
@@ -82,6 +88,12 @@ class SoftmaxBeforeCrossEntropy(Rule):
         "    loss = criterion(softmax(model(x)), y)\n    loss.backward()\n",
     )
     silent = (
+        "import torch\nimport torch.nn.functional as F\nimport torchvision\nimport pytorch_lightning as pl\n"
+        "class Classifier(pl.LightningModule):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.model = torchvision.models.resnet18(weights='DEFAULT')\n"
+        "        self.model.fc = torch.nn.Linear(512, 10)\n    def forward(self, x):\n"
+        "        return F.softmax(self.model(x), dim=1)\n    def training_step(self, batch, batch_idx):\n"
+        "        x, y = batch\n        return F.cross_entropy(self.model(x), y)\n",
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
         "m.fc = nn.Sequential(nn.Linear(2048, 10), nn.LogSoftmax(dim=1))\ncriterion = nn.NLLLoss()\n",
         "import torch.nn as nn\nfrom torchvision import models\nm = models.resnet50(weights='DEFAULT')\n"
@@ -267,8 +279,32 @@ def _softmax_forwards(analysis: FileAnalysis) -> Iterator[cst.CSTNode]:
                 continue
             scope = facts.scopes[forward]
             returned = returned_values(facts, forward)
+            if _loss_bypasses_forward(analysis, klass):
+                continue
             if returned and all(value is not None and _is_softmax(analysis, klass, value, scope) for value in returned):
                 yield from (value for value in returned if value is not None)
+
+
+def _loss_bypasses_forward(analysis: FileAnalysis, klass: cst.ClassDef) -> bool:
+    """A module that computes its cross-entropy in its own methods (a LightningModule's `training_step`) without
+    ever calling `self(...)` or `self.forward(...)`: the loss gets what the inner model returns, and the softmax
+    of `forward` serves predictions only."""
+    computes_loss = calls_forward = False
+    for site in analysis.facts.calls:
+        scope = site.scope
+        while scope.kind == "comprehension" and scope.parent is not None:
+            scope = scope.parent
+        if scope.owner_class is not klass:
+            continue
+        func = site.node.func
+        if isinstance(func, cst.Name) and func.value == scope.self_name:
+            calls_forward = True
+        elif (isinstance(func, cst.Attribute) and func.attr.value == "forward" and isinstance(func.value, cst.Name)
+              and func.value.value == scope.self_name):
+            calls_forward = True
+        elif _is_cross_entropy(analysis, site.node, site.scope):
+            computes_loss = True
+    return computes_loss and not calls_forward
 
 
 def _is_softmax(analysis: FileAnalysis, klass: cst.ClassDef, value: cst.BaseExpression, scope: Scope) -> bool:

@@ -79,7 +79,7 @@ class HeadNotOnDevice(Rule):
                 move = before[-1].node
                 yield ctx.report(
                     self, head.node,
-                    f"`{ctx.code(head.node)}` is created after the model was moved on {ctx.where(move)} and stays "
+                    f"`{head.named(ctx.code)}` is created after the model was moved on {ctx.where(move)} and stays "
                     f"on the CPU: {_when(ctx, move)}the forward pass fails with `Expected all tensors to be on the same "
                     "device`; move the model after replacing the layer, or create it with `.to(device)`"
                     + story.path_note(head, before[-1]),

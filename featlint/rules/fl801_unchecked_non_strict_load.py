@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
+from featlint.analysis.scopes import Scope
 from featlint.analysis.story import STORY_TOKENS, EventKind
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
 from featlint.rules.base import Rule
+
+# The names of a key comparison written by hand: `missing_keys = [k for k in model_keys if k not in loaded]`.
+_KEY_CHECK = re.compile(r"(^|_)(missing|unexpected)(_|$)")
 
 
 class UncheckedNonStrictLoad(Rule):
@@ -13,7 +18,9 @@ class UncheckedNonStrictLoad(Rule):
     ## What it does
     Finds `load_state_dict(..., strict=False)` whose result, the missing and unexpected keys, is thrown
     away. A resume is left alone: a load next to the optimizer's (or scheduler's) own `load_state_dict`, in a
-    script that saves its checkpoints with `torch.save`, reads back keys the script itself wrote.
+    script that saves its checkpoints with `torch.save`, reads back keys the script itself wrote. So is a
+    function that compares the keys itself, before or after the load: one that binds `missing_keys` or
+    `unexpected_keys` (or `missing`/`unexpected`), as loaders that stream a checkpoint shard by shard do.
 
     ## Why is this bad?
     With `strict=False` a checkpoint whose keys do not match (a `module.` prefix from DataParallel, a
@@ -54,6 +61,10 @@ class UncheckedNonStrictLoad(Rule):
         "def resume(m, opt, path):\n    state = torch.load(path)\n    m.load_state_dict(state['model'])\n"
         "    opt.load_state_dict(state['optimizer'])\n"
         "def save(m, opt, path):\n    torch.save({'model': m.state_dict(), 'optimizer': opt.state_dict()}, path)\n",
+        # Keys compared in another function do not check this load.
+        "import torch\ndef check(model, names):\n    missing_keys = set(model.state_dict()) - set(names)\n"
+        "    return missing_keys\ndef load(model, path):\n"
+        "    model.load_state_dict(torch.load(path), strict=False)\n",
     )
     silent = (
         "import torch, torchvision\nm = torchvision.models.resnet18()\nprint(m.load_state_dict({}, strict=False))\n",
@@ -66,13 +77,28 @@ class UncheckedNonStrictLoad(Rule):
         "def resume(path):\n    state = torch.load(path)\n    m.load_state_dict(state['model'], strict=False)\n"
         "    opt.load_state_dict(state['optimizer'])\n"
         "def save(path):\n    torch.save({'model': m.state_dict(), 'optimizer': opt.state_dict()}, path)\n",
+        # The keys compared by hand before the shards are loaded one by one.
+        "import torch\ndef load_shards(model, shards, names):\n    model_keys = model.state_dict().keys()\n"
+        "    missing_keys = [k for k in model_keys if k not in names]\n    if missing_keys:\n"
+        "        raise KeyError(missing_keys)\n    for shard in shards:\n"
+        "        model.load_state_dict(torch.load(shard), strict=False)\n",
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
+        scopes = {id(site.node): site.scope for site in ctx.analysis.facts.calls}
         for event in ctx.analysis.story.of(EventKind.LOAD):
-            if event.strict is False and not event.result_used and not event.resume:
+            if event.strict is False and not event.result_used and not event.resume and not _keys_checked(
+                    scopes.get(id(event.node))):
                 yield ctx.report(
                     self, event.node,
                     "`strict=False` ignores keys that do not match, and the missing/unexpected keys it returns are "
                     "thrown away: a prefix mismatch loads nothing without a word; check the returned keys",
                 )
+
+
+def _keys_checked(scope: Scope | None) -> bool:
+    """Whether the function holding the load works out the missing or unexpected keys itself."""
+    return scope is not None and any(
+        _KEY_CHECK.search(name) and any(b.kind == "assign" for b in bindings)
+        for name, bindings in scope.bindings.items()
+    )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from featlint.analysis.hub_freezes import whole_freezes
 from featlint.analysis.hubs import HubKind, Hubs
 from featlint.context import FileContext
 from featlint.diagnostics import Diagnostic, Severity
@@ -69,6 +70,8 @@ class AdapterOrder(Rule):
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\nmodel = get_peft_model(model, cfg)\n",
         "import peft\nm = peft.get_peft_model(base, cfg)\nm.base_model.requires_grad_(False)\n",
         "import peft\nm = peft.get_peft_model(base, cfg)\nfor p in m.parameters():\n    p.requires_grad = False\n",
+        "import peft\ndef build(enc, cfg, lora):\n    if lora:\n        enc = peft.get_peft_model(enc, cfg)\n"
+        "        enc.requires_grad_(False)\n    return enc\n",
     )
     silent = (
         "import peft\nbase.requires_grad_(False)\nm = peft.get_peft_model(base, cfg)\n",
@@ -84,6 +87,9 @@ class AdapterOrder(Rule):
         "model = AutoModelForCausalLM.from_pretrained('gpt2')\n"
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\nmodel = get_peft_model(model, cfg)\n"
         "opt = torch.optim.AdamW(model.parameters(), lr=1e-4)\n",
+        # The freeze is on the other arm of the branch that wraps: the model it freezes was never wrapped.
+        "import peft\ndef build(enc, cfg, train_encoder):\n    if train_encoder:\n"
+        "        enc = peft.get_peft_model(enc, cfg)\n    else:\n        enc.requires_grad_(False)\n    return enc\n",
     )
 
     @classmethod
@@ -101,7 +107,7 @@ class AdapterOrder(Rule):
         # Anything set trainable again (the adapters by name, the head) may undo the freeze: stay silent.
         if any(text in ctx.source for text in ("requires_grad = True", "requires_grad_(True)", "requires_grad_()")):
             return
-        for freeze in hubs.whole_freezes():
+        for freeze in whole_freezes(hubs):
             receiver = freeze.receiver
             base = isinstance(receiver, cst.Attribute) and receiver.attr.value == "base_model"
             held = hubs.object_of(receiver.value if base else receiver, freeze.scope, freeze.step)  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ import re
 from collections.abc import Iterator
 
 from featlint.analysis import hub_knowledge as hk
+from featlint.analysis.hub_freezes import name_filters
 from featlint.analysis.hubs import HubKind, HubObject, Hubs
 from featlint.analysis.scopes import Scope
 from featlint.context import FileContext
@@ -81,7 +82,7 @@ class FreezeByMissingHeadName(Rule):
         hubs = ctx.analysis.hubs
         if not any(o.kind is HubKind.HF_MODEL for o in hubs.objects):
             return
-        for found in hubs.name_filters():
+        for found in name_filters(hubs):
             classifier = _classifier(found.model)
             # Names with digits depend on the depth (the knowledge is built with one layer).
             if classifier is None or re.search(r"\d", found.spared) or not found.spared:

@@ -181,7 +181,7 @@ def _run_rules(
     parts: dict[str, tuple[AnalysisFailed, list[str]]] = {}
     for rule in active:
         try:
-            found.extend(rule.check(context))
+            found.extend(d for d in rule.check(context) if not context.belongs_elsewhere(d))
         except RecursionError:
             raise
         except AnalysisFailed as failure:

@@ -152,7 +152,8 @@ def _step(
         notes.append("no optimizer given: optimizer membership and changes were not checked")
     observation.rows = collect.rows(named, members, got_grad, changed)
     observation.frozen_changed = [r.name for r in observation.rows if not r.requires_grad and r.changed]
-    return Report.of(observation.rows, evaluate(observation), collect.module_kinds(models), notes, observation.steps)
+    return Report.of(observation.rows, evaluate(observation), collect.module_kinds(models), notes, observation.steps,
+                     collect.adapter_counts(models))
 
 
 def _call(model: nn.Module, inputs: object) -> object:

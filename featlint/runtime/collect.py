@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from featlint.runtime.findings import ForwardError, OptimizerInfo, Site
-from featlint.runtime.report import ParamRow
+from featlint.runtime.report import AdapterCounts, ParamRow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +36,43 @@ def named_parameters(models: Mapping[str, nn.Module]) -> list[tuple[str, nn.Para
 
 
 def module_kinds(models: Mapping[str, nn.Module]) -> dict[str, str]:
+    """The modules the table has a row for, with their class names: each model's children, or for a PEFT
+    model the children of the model it wraps (`base_model.model.classifier`), not the one wrapper row that
+    would hold everything."""
     kinds = {}
     for label, model in models.items():
         prefix = f"{label}." if len(models) > 1 else ""
-        for name, child in model.named_children():
-            kinds[prefix + name] = type(child).__name__
+        for name, child in _table_modules(model, prefix):
+            kinds[name] = type(child).__name__
         if any(True for _ in model.parameters(recurse=False)):
             kinds["(root)" if not prefix else label] = type(model).__name__
     return kinds
+
+
+def _table_modules(model: nn.Module, prefix: str) -> Iterator[tuple[str, nn.Module]]:
+    for name, child in model.named_children():
+        if _is_peft(model) and name in ("base_model", "model"):  # PeftModel.base_model, a tuner's .model
+            yield from _table_modules(child, f"{prefix}{name}.")
+        else:
+            yield prefix + name, child
+
+
+def _is_peft(model: nn.Module) -> bool:
+    return any(cls.__module__.split(".")[0] == "peft" for cls in type(model).__mro__)
+
+
+def adapter_counts(models: Mapping[str, nn.Module]) -> list[AdapterCounts]:
+    """PEFT's own trainable and total counts for each PEFT model (`print_trainable_parameters`' numbers)."""
+    found = []
+    for label, model in models.items():
+        if not _is_peft(model):
+            continue
+        try:
+            trainable, total = model.get_nb_trainable_parameters()
+        except Exception:  # noqa: BLE001 - a PEFT version without it, or one that fails: the table still counts
+            continue
+        found.append(AdapterCounts(label, int(trainable), int(total)))
+    return found
 
 
 def membership(optimizers: Sequence[torch.optim.Optimizer]) -> dict[int, Member]:

@@ -40,6 +40,7 @@ def run_object(outcome: RunOutcome, headline: str, script: str, report: Report |
         "columns": COLUMNS,
         "modules": [dataclasses.asdict(m) for m in report.modules] if report else [],
         "parameters": [dataclasses.asdict(r) for r in report.rows] if report else [],
+        "peft": [counts.to_dict() for counts in report.adapters] if report else [],
         "findings": report.to_dict()["findings"] if report else [],
     }
     return data

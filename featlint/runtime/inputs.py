@@ -69,9 +69,12 @@ def _hugging_face_input(model: nn.Module, batch: int, device: torch.device, dtyp
         dummy = model.dummy_inputs
     except Exception:  # noqa: BLE001 - a model class without usable dummy inputs: fall back to the config
         dummy = None
-    if isinstance(dummy, Mapping) and dummy and all(isinstance(v, torch.Tensor) for v in dummy.values()):
-        return {k: v.to(device) if not v.is_floating_point() else v.to(device, dtype) for k, v in dummy.items()}
     name = model.main_input_name
+    # transformers' default dummy inputs are token ids whatever the model takes (a ViT's too): they count only
+    # where they hold the model's main input.
+    if (isinstance(dummy, Mapping) and name in dummy
+            and all(isinstance(v, torch.Tensor) for v in dummy.values())):
+        return {k: v.to(device) if not v.is_floating_point() else v.to(device, dtype) for k, v in dummy.items()}
     if name == "input_ids" and isinstance(getattr(config, "vocab_size", None), int):
         return {name: torch.randint(0, config.vocab_size, (batch, SEQUENCE), device=device)}
     if name == "pixel_values" and isinstance(getattr(config, "image_size", None), int):

@@ -18,7 +18,6 @@ import linecache
 import os
 import sys
 import sysconfig
-import weakref
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from featlint.runtime import collect
+from featlint.runtime.identity import IdentityMap
 from featlint.runtime.findings import Site
 
 
@@ -91,15 +91,15 @@ class Tracker:
         self.max_steps = steps
         self.meta = meta
         self.on_step = on_step
-        self.made: weakref.WeakKeyDictionary[nn.Module, Site] = weakref.WeakKeyDictionary()
-        self.assigned: weakref.WeakKeyDictionary[nn.Module, Site] = weakref.WeakKeyDictionary()
+        self.made: IdentityMap[Site] = IdentityMap()
+        self.assigned: IdentityMap[Site] = IdentityMap()
         self.optimizers: list[torch.optim.Optimizer] = []
         self.optimizer_sites: list[Site | None] = []
         self.empty_optimizer_site: Site | None = None
         self.models: dict[int, nn.Module] = {}  # trained models, in the order first called
         self.forward_site: Site | None = None
         self.step_site: Site | None = None
-        self.train_sites: weakref.WeakKeyDictionary[nn.Module, Site] = weakref.WeakKeyDictionary()
+        self.train_sites: IdentityMap[Site] = IdentityMap()
         self.freeze_sites: dict[int, Site] = {}  # id(parameter) -> where the user's code last froze it
         self.train_site: Site | None = None  # the `train()` in force when frozen BatchNorm statistics moved
         self.steps = 0

@@ -153,10 +153,23 @@ def tiny_batches() -> None:
     DataLoader.__init__ = __init__  # type: ignore[method-assign]
 
 
+_loading = 0  # > 0 while data loading runs, in the script's process or a DataLoader worker
+
+
 def _on_cpu(method: Any) -> Any:
+    """Data loading on the CPU, and its modules left alone: a transform such as torchvision's Normalize is an
+    nn.Module called at the top level, which must not move its image to meta (the tracker's `to_meta`); the
+    batch goes to meta where the script calls its model. In a worker, torch 2.1 could not even collate the
+    meta images (`elem.new(storage)` with a CPU shared-memory storage)."""
+
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with torch.device("cpu"):
-            return method(*args, **kwargs)
+        global _loading
+        _loading += 1
+        try:
+            with torch.device("cpu"):
+                return method(*args, **kwargs)
+        finally:
+            _loading -= 1
 
     return wrapper
 
@@ -172,6 +185,8 @@ def install(notes: list[str], is_user: Callable[[str], bool]) -> None:
 
 
 def to_meta(value: Any) -> Any:
+    if _loading:
+        return value
     if isinstance(value, torch.Tensor):
         return value if value.device.type == "meta" else value.to("meta")
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):

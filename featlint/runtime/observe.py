@@ -53,7 +53,8 @@ def observe(
             observation.forward_error = collect.forward_error(layer, failed_module, inputs, error)  # type: ignore[arg-type]
     if not models:
         notes.append("no model with parameters was found: the script built none before it stopped")
-    return Report.of(rows, evaluate(observation), collect.module_kinds(models), notes, tracker.steps)
+    return Report.of(rows, evaluate(observation), collect.module_kinds(models), notes, tracker.steps,
+                     collect.adapter_counts(models))
 
 
 def _models_in(namespaces: Sequence[Mapping[str, Any]]) -> list[nn.Module]:

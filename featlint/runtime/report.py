@@ -74,21 +74,45 @@ class ModuleRow:
     changed: int | None
 
 
+@dataclasses.dataclass(frozen=True)
+class AdapterCounts:
+    """What PEFT's `print_trainable_parameters()` prints for one PEFT model, from PEFT's own count: where it
+    differs from the table's totals (4-bit weights count the values they stand for, not their packed storage)
+    it is the number PEFT users compare with."""
+
+    model: str  # the model's label, as in the parameter names when there are several
+    trainable_params: int
+    all_params: int
+
+    @property
+    def trainable_percent(self) -> float:
+        return round(100 * self.trainable_params / self.all_params, 4) if self.all_params else 0.0
+
+    def line(self, labelled: bool) -> str:
+        """`print_trainable_parameters()`'s line, after `peft:` (and the model's label when there are several)."""
+        return (f"peft{' ' + self.model if labelled else ''}: trainable params: {self.trainable_params:,} || "
+                f"all params: {self.all_params:,} || trainable%: {self.trainable_percent:.4f}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "trainable_percent": self.trainable_percent}
+
+
 @dataclasses.dataclass
 class Report:
     """The result of a runtime check; `assert not audit(model, optimizer).errors` is the test idiom."""
 
     rows: list[ParamRow]
     findings: list[Diagnostic]
-    module_kinds: dict[str, str] = dataclasses.field(default_factory=dict)  # top-level module -> class name
+    module_kinds: dict[str, str] = dataclasses.field(default_factory=dict)  # the table's modules -> class name
     notes: list[str] = dataclasses.field(default_factory=list)  # what the reader must know (random weights...)
     steps: int = 0  # optimizer steps observed
     evidence: list[Evidence] = dataclasses.field(default_factory=list)  # one per finding, in the same order
+    adapters: list[AdapterCounts] = dataclasses.field(default_factory=list)  # one per PEFT model
 
     @classmethod
     def of(cls, rows: list[ParamRow], found: Sequence[tuple[Diagnostic, Evidence]], module_kinds: dict[str, str],
-           notes: list[str], steps: int) -> Report:
-        return cls(rows, [d for d, _ in found], module_kinds, notes, steps, [e for _, e in found])
+           notes: list[str], steps: int, adapters: Sequence[AdapterCounts] = ()) -> Report:
+        return cls(rows, [d for d, _ in found], module_kinds, notes, steps, [e for _, e in found], list(adapters))
 
     def evidence_of(self, index: int) -> Evidence:
         return self.evidence[index] if index < len(self.evidence) else Evidence()
@@ -114,8 +138,18 @@ class Report:
     def modules(self) -> list[ModuleRow]:
         order: dict[str, list[ParamRow]] = {}
         for row in self.rows:
-            order.setdefault(row.module, []).append(row)
+            order.setdefault(self._unit(row), []).append(row)
         return [self._module_row(name, rows) for name, rows in order.items()]
+
+    def _unit(self, row: ParamRow) -> str:
+        """The table row a parameter counts in: the longest module path of `module_kinds` holding it (a
+        top-level submodule, one of each model's when there are several, one of the model a PEFT model wraps),
+        else the first part of its name."""
+        parts = row.name.split(".")
+        for end in range(len(parts) - 1, 0, -1):
+            if (path := ".".join(parts[:end])) in self.module_kinds:
+                return path
+        return row.module
 
     def _module_row(self, name: str, rows: Sequence[ParamRow]) -> ModuleRow:
         def count(pick: Any) -> int | None:
@@ -153,6 +187,7 @@ class Report:
                   "-" if r.optimizer is None else f"{r.optimizer}/group {r.group}",
                   "-" if r.lr is None else f"{r.lr:g}", _yes(r.got_grad), _yes(r.changed)) for r in self.rows],
             ))
+        lines += [counts.line(labelled=len(self.adapters) > 1) for counts in self.adapters]
         for note in self.notes:
             lines.append(f"note: {note}")
         return "\n".join(lines)
@@ -167,6 +202,7 @@ class Report:
             "modules": [dataclasses.asdict(m) for m in self.modules],
             "parameters": [dataclasses.asdict(r) for r in self.rows],
             "module_kinds": dict(self.module_kinds),
+            "peft": [counts.to_dict() for counts in self.adapters],
             "findings": [
                 {**d.to_json(), "related": [{"filename": p, "row": r} for p, r in e.rows], "subjects": list(e.subjects)}
                 for d, e in zip(self.findings, (self.evidence_of(i) for i in range(len(self.findings))))
@@ -178,8 +214,9 @@ class Report:
         rows = [ParamRow(**{**r, "shape": tuple(r["shape"])}) for r in data["parameters"]]
         evidence = [Evidence(tuple((r["filename"], r["row"]) for r in d.get("related", ())),
                              tuple(d.get("subjects", ()))) for d in data["findings"]]
+        adapters = [AdapterCounts(a["model"], a["trainable_params"], a["all_params"]) for a in data.get("peft", ())]
         return cls(rows, [diagnostic_from_json(d) for d in data["findings"]], dict(data["module_kinds"]),
-                   list(data["notes"]), data["steps"], evidence)
+                   list(data["notes"]), data["steps"], evidence, adapters)
 
 
 def diagnostic_from_json(data: dict[str, Any]) -> Diagnostic:

@@ -31,8 +31,8 @@ OLDEST_PYTHON = (3, 10)
 CHILD_FILES = (
     "__init__.py", "version.py", "diagnostics.py", "urls.py", "runtime/__init__.py", "runtime/child.py",
     "runtime/codes.py", "runtime/collect.py", "runtime/fakedata.py", "runtime/findings.py", "runtime/hooks.py",
-    "runtime/instrument.py", "runtime/meta.py", "runtime/observe.py", "runtime/offline.py", "runtime/report.py",
-    "runtime/sandbox.py",
+    "runtime/identity.py", "runtime/instrument.py", "runtime/meta.py", "runtime/observe.py", "runtime/offline.py",
+    "runtime/report.py", "runtime/sandbox.py",
 )
 # `python -m` would put the working directory first on the path, where a featlint checkout may be: the copy
 # must win, so it goes first (and stays on PYTHONPATH for DataLoader workers that are spawned, not forked).

@@ -9,6 +9,8 @@
 * :mod:`.expressions`: names, attributes, subscripts, comprehensions, and the dispatch of calls;
 * :mod:`.methods`: methods of known values (a model's `.to`, `.eval`, `.requires_grad_`, `load_state_dict`...);
 * :mod:`.library_calls`: library functions by name (builders, optimizers, layers, wrappers, `nn.init`);
+* :mod:`.hub_calls`: timm, transformers and PEFT (models built, `reset_classifier`, adapters wrapped);
+* :mod:`.lightning`: a Lightning `Trainer.fit(module)` runs the module's `configure_optimizers`;
 * :mod:`.invocations`: the file's own functions and classes; :mod:`.lifetimes`: which optimizers outlive the
   call that built them.
 

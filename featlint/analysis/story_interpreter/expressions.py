@@ -138,6 +138,9 @@ class Expressions(Recorder):
         if isinstance(owner, Ref):
             if owner.model.wrapped is not None:
                 return Ref(owner.model.wrapped, owner.path) if attr == "module" and not owner.path else None
+            backbone = self._hf_attribute(owner, attr)
+            if backbone is not None:
+                return backbone
             if owner.model.user_class is not None and not owner.path:
                 method = method_of(owner.model.user_class, attr)
                 if method is not None:

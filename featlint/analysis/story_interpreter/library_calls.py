@@ -1,4 +1,5 @@
-"""Library functions called by their qualified name: what torchvision/timm builders, `torch.optim`
+"""Library functions called by their qualified name: what torchvision builders (timm, transformers and PEFT
+in :mod:`.hub_calls`), `torch.optim`
 optimizers (their param groups and what each holds), DataParallel wrappers, `nn.Sequential` of models,
 `torch.nn` layers and losses, `torch.nn.init`, and the builtins that filter, copy or consume parameters do.
 Any other call that receives a model, an optimizer or parameters is an escape."""
@@ -10,13 +11,17 @@ import dataclasses
 from featlint.analysis import calls
 from featlint.analysis.story import EventKind, Group, Optimizer, Params
 from featlint.analysis.story_interpreter.frame import Frame
+from featlint.analysis.story_interpreter.hub_calls import HUB_LIBRARIES
+from featlint.analysis.story_interpreter.lightning import is_trainer
 from featlint.analysis.story_interpreter.recorder import Recorder, code_mentions
 from featlint.analysis.story_interpreter.values import (
+    UNHANDLED,
     Constant,
     Criterion,
     DictValue,
     Enumerated,
     Layer,
+    LightningTrainer,
     ModuleIter,
     MultiParams,
     ParamList,
@@ -66,11 +71,13 @@ class LibraryCalls(Recorder):
             )
             self._event(EventKind.BUILD, call, frame, Ref(model))
             return Ref(model)
-        if name == "timm.create_model":
-            flag = calls.keyword(call, "pretrained")
-            model = self._model(call, pretrained=calls.bool_literal(flag.value) if flag else False, library=True)
-            self._event(EventKind.BUILD, call, frame, Ref(model))
-            return Ref(model)
+        if is_trainer(name):
+            self._escape(call, args, frame)
+            return LightningTrainer(call)
+        if name.startswith(HUB_LIBRARIES):
+            handled = self._hub_call(call, name, args, frame)
+            if handled is not UNHANDLED:
+                return handled
         if name.startswith("torch.optim.") and not name.startswith(_NOT_OPTIMIZERS):
             klass = name.rsplit(".", 1)[-1]
             if klass[:1].isupper() and klass != "Optimizer":

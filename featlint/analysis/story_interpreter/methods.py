@@ -16,6 +16,7 @@ from featlint.analysis.story_interpreter.values import (
     UNHANDLED,
     FunctionRef,
     Layer,
+    LightningTrainer,
     ModuleIter,
     ModuleVar,
     ParamList,
@@ -43,6 +44,9 @@ class Methods(Recorder):
     ) -> object:
         if isinstance(receiver, Ref):
             return self._model_method(call, receiver, method, args, frame, discarded)
+        if isinstance(receiver, LightningTrainer) and method == "fit":
+            self._fit(call, args, frame)
+            return None
         if isinstance(receiver, Optimizer):
             if method == "add_param_group" and args:
                 group = self._groups(call.args[0].value, args[0], None, call, frame)
@@ -125,6 +129,9 @@ class Methods(Recorder):
     ) -> object:
         if ref.model.wrapped is not None and method != "load_state_dict":
             ref = Ref(ref.model.wrapped, ref.path, ref.partial)
+        handled = self._hub_method(call, ref, method, args, frame)
+        if handled is not UNHANDLED:
+            return handled
         if method in ("parameters", "named_parameters"):
             params = Params(ref.model, ref.path, partial=ref.partial, node=call)
             return ParamsValue(params, generator=True, named=method == "named_parameters")

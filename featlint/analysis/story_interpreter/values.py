@@ -137,6 +137,13 @@ class ParsedArguments:
 
 
 @dataclasses.dataclass(frozen=True)
+class LightningTrainer:
+    """A Lightning `Trainer`: its `fit(module)` runs the module's `configure_optimizers` (see `.lightning`)."""
+
+    node: cst.CSTNode
+
+
+@dataclasses.dataclass(frozen=True)
 class Enumerated:
     inner: object
 
