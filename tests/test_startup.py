@@ -69,3 +69,29 @@ def test_every_module_can_be_imported_first() -> None:
                           env={"PYTHONPATH": str(REPO)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert int(done.stdout) > 50
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        # The command: its entry point raises the thresholds before the command runs.
+        "import featlint.cli, featlint.startup.launcher as launcher\n"
+        "featlint.cli.main = lambda argv: print(gc.get_threshold())\n"
+        "launcher.main([])",
+        # A spawned worker, which never runs the entry point.
+        "from featlint.running import parallel\nparallel._start_worker()\nprint(gc.get_threshold())",
+    ],
+    ids=["command", "worker"],
+)
+def test_the_processes_that_lint_collect_garbage_less_often(start: str) -> None:
+    from featlint.startup.collector import THRESHOLDS
+
+    done = subprocess.run([sys.executable, "-c", "import gc\n" + start], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip() == str(THRESHOLDS), done.stderr
+
+
+def test_programs_calling_featlint_keep_their_own_garbage_collection() -> None:
+    code = "import gc\nbefore = gc.get_threshold()\nimport featlint\nfeatlint.lint_source('x = 1\\n')\n" \
+           "print(gc.get_threshold() == before)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert done.stdout.strip() == "True", done.stderr

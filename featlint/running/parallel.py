@@ -29,6 +29,7 @@ from featlint.running.engine import check_file, check_text
 from featlint.running.results import FileResult, InternalError
 from featlint.rules.base import Rule
 from featlint.reading.source import UnreadableSource, decode_source, read_bytes
+from featlint.startup.collector import collect_less_often
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -127,9 +128,10 @@ def _release_memory() -> None:
         trim(0)
 
 
-def _ignore_interrupts() -> None:
+def _start_worker() -> None:
     # Ctrl-C reaches the whole process group; the parent alone handles it, so workers print no tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    collect_less_often()  # as the command does (a spawned worker does not run its entry point)
 
 
 def _size(task: Task) -> int:
@@ -202,7 +204,7 @@ def _lint_in_workers(
     order = sorted(pending, key=lambda index: -sizes[index])
     schedule = Schedule(order, {index: size > LARGE_FILE for index, size in sizes.items()})
     context = multiprocessing.get_context("spawn")
-    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_interrupts)
+    executor = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker)
     running: dict[Future[FileResult], int] = {}
     try:
         while schedule.left or running:

@@ -9,6 +9,8 @@ Two costs of a single-file run are not featlint's work at all, and this module r
   the worker pool is shut down and every file featlint wrote is closed; the standard streams and logging
   handlers (the editor server's) are flushed here. `featlint.cli.main`, which tests and other programs call in
   process, exits the ordinary way.
+A third cost is Python's cyclic garbage collector walking libcst's trees, which hold no cycles: the command
+runs with higher collection thresholds (featlint/startup/collector.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from typing import NoReturn
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
+    from featlint.startup.collector import collect_less_often
     from featlint.startup.dataclass_code import compiled_dataclass_methods
+
+    collect_less_often()
 
     status: object = None
     with compiled_dataclass_methods():
