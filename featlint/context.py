@@ -35,7 +35,8 @@ class FileContext:
         # rows rules see are the program's; findings are moved into their cells after the rules ran.
         self.notebook = notebook
         self._positions: Positions | None = None
-        # The nodes the message being built cites (`ctx.where`, `ctx.line`), and the findings that turned out
+        # The nodes the message being built cites (`ctx.where`; `ctx.line` also serves rules' own
+        # computations, and names a line of this file only), and the findings that turned out
         # to belong to another module of the project (see `report`): the engine drops those.
         self._cited: list[cst.CSTNode] = []
         self._owned_elsewhere: set[int] = set()
@@ -70,7 +71,6 @@ class FileContext:
         return Location(line, column + 1)
 
     def line(self, node: cst.CSTNode) -> int:
-        self._cited.append(node)
         return self._span(node)[0][0]
 
     def where(self, node: cst.CSTNode) -> str:

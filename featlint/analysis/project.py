@@ -243,10 +243,8 @@ class Project:
         no opened module."""
         if id(node) in self._anchors:
             return self._anchors[id(node)]
-        for path, (unit, _) in self.units.items():
-            if path in self._entered and unit.line(node) is not None:
-                return self._entered[path]
-        return None
+        path = self.module_of(node)
+        return self._entered.get(path) if path is not None else None
 
     def module_of(self, node: cst.CSTNode) -> Path | None:
         """The opened module that holds `node` (any node, not only functions and classes)."""
@@ -257,15 +255,15 @@ class Project:
 
     def where(self, node: cst.CSTNode) -> str | None:
         """`models/backbone.py:41` for a node of another module, None for any other node."""
-        for unit, _ in self.units.values():
-            line = unit.line(node)
-            if line is not None:
-                try:
-                    shown = unit.path.relative_to(self.root).as_posix()
-                except ValueError:
-                    shown = unit.path.as_posix()
-                return f"{shown}:{line}"
-        return None
+        path = self.module_of(node)
+        if path is None:
+            return None
+        unit = self.units[path][0]
+        try:
+            shown = unit.path.relative_to(self.root).as_posix()
+        except ValueError:
+            shown = unit.path.as_posix()
+        return f"{shown}:{unit.line(node)}"
 
     def digests(self) -> dict[str, str]:
         """Each module read and the digest of its content, and each module file looked for in vain (ABSENT): a
