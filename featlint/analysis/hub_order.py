@@ -45,7 +45,6 @@ class StatementOrder:
         self._steps: dict[int, Step] = {}
         self._discarded: set[int] = set()
         self._count = 0
-        self._call_scopes: dict[int, Scope] | None = None
         self._walk(module, module, branch=False, loop=False, arms=())
 
     def _walk(self, node: cst.CSTNode, owner: cst.CSTNode, *, branch: bool, loop: bool, arms: tuple[int, ...]) -> None:
@@ -68,9 +67,7 @@ class StatementOrder:
 
     def scope_of(self, call: cst.Call) -> Scope | None:
         """The scope a call of the file is made in."""
-        if self._call_scopes is None:
-            self._call_scopes = {id(site.node): site.scope for site in self.facts.calls}
-        return self._call_scopes.get(id(call))
+        return self.facts.scope_of_call(call)
 
     def discarded(self, call: cst.Call) -> bool:
         """Whether the call is a statement of its own: its result is thrown away."""

@@ -103,6 +103,13 @@ class ModuleFacts:
     subscript_stores: list[AttributeStore] = dataclasses.field(default_factory=list)
     # The scope each module, class, function, lambda and comprehension node opens.
     scopes: dict[cst.CSTNode, Scope] = dataclasses.field(default_factory=dict)
+    _call_scopes: dict[int, Scope] | None = dataclasses.field(default=None, repr=False)
+
+    def scope_of_call(self, call: cst.CSTNode) -> Scope | None:
+        """The scope a call of the module is made in (indexed on the first question)."""
+        if self._call_scopes is None:
+            self._call_scopes = {id(site.node): site.scope for site in self.calls}
+        return self._call_scopes.get(id(call))
 
 
 def _target_names(target: cst.BaseExpression, path: tuple[int, ...] = ()) -> list[tuple[cst.Name, tuple[int, ...]]]:

@@ -85,10 +85,9 @@ class UncheckedNonStrictLoad(Rule):
     )
 
     def check(self, ctx: FileContext) -> Iterator[Diagnostic]:
-        scopes = {id(site.node): site.scope for site in ctx.analysis.facts.calls}
         for event in ctx.analysis.story.of(EventKind.LOAD):
             if event.strict is False and not event.result_used and not event.resume and not _keys_checked(
-                    scopes.get(id(event.node))):
+                    ctx.analysis.facts.scope_of_call(event.node)):
                 yield ctx.report(
                     self, event.node,
                     "`strict=False` ignores keys that do not match, and the missing/unexpected keys it returns are "
